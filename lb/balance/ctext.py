@@ -1,0 +1,45 @@
+"""C number parsing, so configuration words are read as HAProxy reads them."""
+
+from __future__ import annotations
+
+_SPACE = " \t\n\r\f\v"
+
+
+def atoi(text: str) -> int:
+    """C's atoi: optional sign and leading digits; 0 when there are none."""
+    text = text.lstrip(_SPACE)
+    sign = 1
+    if text[:1] in ("+", "-"):
+        sign = -1 if text[0] == "-" else 1
+        text = text[1:]
+    end = 0
+    while end < len(text) and text[end] in "0123456789":
+        end += 1
+    return sign * int(text[:end]) if end else 0
+
+
+def strtol0(text: str) -> tuple[int, str]:
+    """C's strtol(text, &end, 0): the value and the unparsed rest.
+
+    Base 0 means "0x" introduces hex and a leading "0" octal.
+    """
+    i = 0
+    n = len(text)
+    while i < n and text[i] in _SPACE:
+        i += 1
+    sign = 1
+    if i < n and text[i] in "+-":
+        sign = -1 if text[i] == "-" else 1
+        i += 1
+    base = 10
+    if text[i : i + 2].lower() == "0x" and i + 2 < n and text[i + 2] in "0123456789abcdefABCDEF":
+        base, i = 16, i + 2
+    elif text[i : i + 1] == "0":
+        base = 8
+    digits = "0123456789abcdef"[:base]
+    start = i
+    while i < n and text[i].lower() in digits:
+        i += 1
+    if i == start:
+        return 0, text  # no conversion: end stays at the start
+    return sign * int(text[start:i], base), text[i:]

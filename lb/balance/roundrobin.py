@@ -1,0 +1,164 @@
+"""`roundrobin` (dynamic, smooth weighted) and `static-rr` (the static map)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+from lb.balance.base import ConnTrackingNoop, PickContext, ServerLike, has_room, select_group
+from lb.balance.lbmap import build_map
+
+
+def walk_map(
+    table: Sequence[ServerLike], start: int, avoid: object | None
+) -> tuple[int, ServerLike | None]:
+    """Next server with room from `table[start]` on, skipping `avoid` if possible.
+
+    Returns the index after the chosen slot and the server (None if every
+    server is full). Like HAProxy's map round robin, a full table scan
+    happens only when servers are saturated.
+    """
+    n = len(table)
+    idx = start
+    avoided: ServerLike | None = None
+    avoided_next = start
+    for _ in range(n):
+        srv = table[idx]
+        idx += 1
+        if idx == n:
+            idx = 0
+        if has_room(srv):
+            if srv is not avoid:
+                return idx, srv
+            if avoided is None:
+                avoided, avoided_next = srv, idx
+    return avoided_next, avoided
+
+
+class StaticRoundRobin(ConnTrackingNoop):
+    """Walk the weight-expanded map in order; weights are read at rebuild only."""
+
+    __slots__ = ("_servers", "_allbackups", "_table", "_idx")
+
+    def __init__(self, servers: Sequence[ServerLike], allbackups: bool) -> None:
+        self._servers = servers
+        self._allbackups = allbackups
+        self._table: list[ServerLike] = []
+        self._idx = 0
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self._table = build_map(select_group(self._servers, self._allbackups))
+        if self._idx >= len(self._table):
+            self._idx = 0
+
+    def pick(self, ctx: PickContext, avoid: object | None = None) -> ServerLike | None:
+        table = self._table
+        if not table:
+            return None
+        srv = table[self._idx]
+        if srv is not avoid and (not srv.maxconn or srv.served < srv.maxconn):
+            self._idx = self._idx + 1 if self._idx + 1 < len(table) else 0
+            return srv
+        self._idx, srv = walk_map(table, self._idx, avoid)
+        return srv
+
+
+class RoundRobin(ConnTrackingNoop):
+    """Smooth weighted round robin whose weights may change between picks.
+
+    Each server owns a sequence of virtual deadlines spaced ``1/weight``
+    apart, the first one half a step ahead; a pick takes the earliest
+    deadline (ties: declaration order). Over any run of `sum(weights)`
+    picks every server gets exactly its weight, and its turns are spread
+    evenly rather than in bursts. A heap keeps a pick O(log n).
+
+    On rebuild() a server keeps the fraction of its current step already
+    elapsed, rescaled to its new weight, so a weight change applies from
+    the next pick without resetting everybody's turn.
+    """
+
+    __slots__ = ("_servers", "_allbackups", "_heap", "_state", "_now")
+
+    def __init__(self, servers: Sequence[ServerLike], allbackups: bool) -> None:
+        self._servers = servers
+        self._allbackups = allbackups
+        # heap entries: [deadline, order, server]; _state: id(server) -> (base, count, weight)
+        self._heap: list[list] = []
+        self._state: dict[int, tuple[float, int, int]] = {}
+        self._now = 0.0
+        self.rebuild()
+
+    def _deadline(self, key: int) -> float:
+        base, count, weight = self._state[key]
+        return base + count / weight
+
+    def rebuild(self) -> None:
+        group = select_group(self._servers, self._allbackups)
+        now = self._now
+        old = self._state
+        state: dict[int, tuple[float, int, int]] = {}
+        heap: list[list] = []
+        for order, srv in enumerate(group):
+            key = id(srv)
+            w = srv.eweight
+            prev = old.get(key)
+            if prev is None:
+                base = now + 0.5 / w
+            else:
+                pbase, pcount, pw = prev
+                ahead = pbase + pcount / pw - now
+                base = now + max(ahead, 0.0) * pw / w
+            state[key] = (base, 0, w)
+            heap.append([base, order, srv])
+        heapq.heapify(heap)
+        self._state = state
+        self._heap = heap
+
+    def _advance(self, entry: list) -> None:
+        srv = entry[2]
+        key = id(srv)
+        base, count, w = self._state[key]
+        count += 1
+        self._state[key] = (base, count, w)
+        entry[0] = base + count / w
+
+    def pick(self, ctx: PickContext, avoid: object | None = None) -> ServerLike | None:
+        heap = self._heap
+        if not heap:
+            return None
+        top = heap[0]
+        srv = top[2]
+        if srv is not avoid and (not srv.maxconn or srv.served < srv.maxconn):
+            self._now = top[0]
+            self._advance(top)
+            heapq.heapreplace(heap, top)
+            return srv
+        return self._pick_slow(avoid)
+
+    def _pick_slow(self, avoid: object | None) -> ServerLike | None:
+        """Skip full servers (and `avoid`) without taking their turn away."""
+        heap = self._heap
+        skipped: list[list] = []
+        chosen: list | None = None
+        avoided: list | None = None
+        while heap:
+            entry = heapq.heappop(heap)
+            srv = entry[2]
+            if has_room(srv):
+                if srv is not avoid:
+                    chosen = entry
+                    break
+                avoided = entry
+            skipped.append(entry)
+        if chosen is None and avoided is not None:
+            skipped.remove(avoided)
+            chosen = avoided
+        for entry in skipped:
+            heapq.heappush(heap, entry)
+        if chosen is None:
+            return None
+        self._now = chosen[0]
+        self._advance(chosen)
+        heapq.heappush(heap, chosen)
+        return chosen[2]

@@ -1,0 +1,924 @@
+"""The keyword registry: one row per configuration keyword and section.
+
+A handler takes `(ctx, section, words, where, negate)` and fills the model;
+`negate` is True for the `no option …` / `no log` forms. A keyword absent
+from a section's table is an "unknown keyword" alert naming file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lb.config.addr import parse_bind, parse_server_addr
+from lb.config.errors import ConfigError
+from lb.config.model import (
+    BindConf,
+    Config,
+    GlobalConf,
+    LogConf,
+    PeersConf,
+    ProgramConf,
+    ProxyConf,
+    Rule,
+    ServerConf,
+    UserlistConf,
+    Where,
+)
+from lb.config.units import parse_size, parse_time
+
+Handler = Callable[["ParseContext", Any, list[str], Where, bool], None]
+
+SECTION_STARTERS = frozenset(
+    {
+        "global",
+        "defaults",
+        "frontend",
+        "backend",
+        "listen",
+        "program",
+        "peers",
+        "userlist",
+        "resolvers",
+        "mailers",
+        "cache",
+        "ring",
+        "http-errors",
+    }
+)
+
+PROXY_KINDS = ("defaults", "frontend", "backend", "listen")
+FE = frozenset({"defaults", "frontend", "listen"})
+BE = frozenset({"defaults", "backend", "listen"})
+ALL = frozenset(PROXY_KINDS)
+
+KEYWORDS: dict[str, dict[str, Handler]] = {
+    k: {} for k in ("global", *PROXY_KINDS, "program", "peers", "userlist")
+}
+
+
+@dataclass
+class ParseContext:
+    cfg: Config
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    section: Any = None
+    section_kind: str = ""
+    last_defaults: ProxyConf | None = None
+
+    def warn(self, where: Where, msg: str) -> None:
+        self.warnings.append(f"parsing [{where}] : {msg}")
+
+
+def keyword(name: str, sections: frozenset[str] | tuple[str, ...]) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        for s in sections:
+            KEYWORDS[s][name] = fn
+        return fn
+
+    return deco
+
+
+def fail(where: Where, msg: str) -> ConfigError:
+    return ConfigError(where.file, where.line, msg)
+
+
+class ServerError(ValueError):
+    """A server-line problem: HAProxy words these `[file:line] : 'server be/srv' : …`."""
+
+    def __init__(self, where: Where, msg: str) -> None:
+        super().__init__(msg)
+        self.where = where
+        self.msg = msg
+
+    def render(self, proxy: str) -> str:
+        return f"[{self.where}] : " + self.msg.replace("{px}", proxy)
+
+
+def need_args(words: list[str], n: int, where: Where, what: str) -> None:
+    if len(words) < n + 1:
+        raise fail(where, f"'{words[0]}' expects {what}.")
+
+
+def to_int(text: str, where: Where, kw: str) -> int:
+    try:
+        return int(text, 0) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        raise fail(where, f"'{kw}' expects an integer argument, not '{text}'.") from None
+
+
+def time_arg(text: str, where: Where, kw: str, unit: str = "ms") -> int:
+    try:
+        return parse_time(text, unit)
+    except ValueError:
+        bad = next((c for c in text.lstrip("0123456789") if c), "")
+        if bad and text[:1].isdigit():
+            raise fail(where, f"unexpected character '{bad}' in '{kw}'") from None
+        raise fail(where, f"'{kw}' expects a time value, got '{text}'.") from None
+
+
+# ---------------------------------------------------------------- global
+
+
+def _g_simple(attr: str, conv: Callable[[str], Any]) -> Handler:
+    def h(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, neg: bool) -> None:
+        need_args(words, 1, where, "an argument")
+        try:
+            setattr(g, attr, conv(words[1]))
+        except ValueError as exc:
+            raise fail(where, f"'{words[0]}' : {exc}") from None
+
+    return h
+
+
+for _name, _attr, _conv in (
+    ("maxconn", "maxconn", int),
+    ("pidfile", "pidfile", str),
+    ("nbthread", "nbthread", int),
+    ("log-tag", "log_tag", str),
+    ("node", "node", str),
+    ("description", "description", str),
+    ("server-state-file", "server_state_file", str),
+    ("server-state-base", "server_state_base", str),
+    ("user", "user", str),
+    ("group", "group", str),
+    ("chroot", "chroot", str),
+    ("spread-checks", "spread_checks", int),
+):
+    KEYWORDS["global"][_name] = _g_simple(_attr, _conv)
+
+
+@keyword("hard-stop-after", ("global",))
+def _hard_stop(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "<time> as argument")
+    g.hard_stop_after = time_arg(words[1], where, words[0])
+
+
+@keyword("daemon", ("global",))
+def _daemon(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    g.daemon = True
+
+
+@keyword("quiet", ("global",))
+def _quiet(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    g.quiet = True
+
+
+@keyword("master-worker", ("global",))
+def _mworker(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    g.master_worker = True
+    if len(words) > 1:
+        if words[1] != "no-exit-on-failure":
+            raise fail(where, "'master-worker' only supports 'no-exit-on-failure' option")
+        g.master_worker_no_exit_on_failure = True
+
+
+@keyword("stats", ("global",))
+def _g_stats(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "'socket', 'maxconn', 'timeout', 'bind-process'")
+    sub = words[1]
+    if sub == "socket":
+        need_args(words, 2, where, "<path> as argument")
+        g.stats_sockets.append(Rule("stats socket", tuple(words[2:]), where))
+    elif sub == "timeout":
+        need_args(words, 2, where, "<time> as argument")
+        g.stats_timeout = time_arg(words[2], where, "stats timeout")
+    elif sub == "maxconn":
+        need_args(words, 2, where, "<maxconn> as argument")
+        g.stats_maxconn = to_int(words[2], where, "stats maxconn")
+    else:
+        raise fail(
+            where, "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got "
+            f"'{sub}')."
+        )
+
+
+@keyword("log", ("global",))
+def _g_log(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, neg: bool) -> None:
+    if neg:
+        g.logs.clear()
+        return
+    need_args(words, 2, where, "<address> and <facility> as arguments")
+    g.logs.append(LogConf(tuple(words[1:]), where))
+
+
+@keyword("log-send-hostname", ("global",))
+def _g_lsh(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    import socket
+
+    g.log_send_hostname = words[1] if len(words) > 1 else socket.gethostname()
+
+
+@keyword("setenv", ("global",))
+def _g_setenv(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 2, where, "<name> and <value> as arguments")
+    g.setenv.append((words[1], words[2]))
+
+
+def _g_tune(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an argument")
+    key = words[0][len("tune.") :]
+    val = words[1]
+    if key in ("bufsize", "maxrewrite", "http.maxhdr", "maxaccept", "recv_enough"):
+        try:
+            g.tune[key] = parse_size(val)
+        except ValueError:
+            raise fail(where, f"'{words[0]}' expects a positive integer argument.") from None
+    else:
+        g.tune[key] = val
+
+
+for _k in (
+    "tune.bufsize",
+    "tune.maxrewrite",
+    "tune.http.maxhdr",
+    "tune.maxaccept",
+    "tune.recv_enough",
+    "tune.ssl.default-dh-param",
+    "tune.ssl.cachesize",
+    "tune.ssl.lifetime",
+    "tune.ssl.maxrecord",
+    "tune.idletimer",
+    "tune.rcvbuf.client",
+    "tune.rcvbuf.server",
+    "tune.sndbuf.client",
+    "tune.sndbuf.server",
+    "tune.maxpollevents",
+    "tune.pattern.cache-size",
+    "tune.stick-counters",
+):
+    KEYWORDS["global"][_k] = _g_tune
+
+
+def _g_ssl(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    g.ssl[words[0]] = tuple(words[1:])
+
+
+for _k in (
+    "ssl-default-bind-options",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-curves",
+    "ssl-default-server-options",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
+    "ssl-server-verify",
+    "ca-base",
+    "crt-base",
+    "ssl-dh-param-file",
+):
+    KEYWORDS["global"][_k] = _g_ssl
+
+
+def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """Keywords that only matter to HAProxy's own process model (threads, CPU maps)."""
+    g.tune[words[0]] = tuple(words[1:])
+
+
+for _k in ("cpu-map", "uid", "gid", "ulimit-n", "nbproc", "busy-polling", "noepoll", "nosplice"):
+    KEYWORDS["global"][_k] = _g_accepted
+
+
+# ---------------------------------------------------------------- proxies
+
+
+@keyword("mode", ALL)
+def _mode(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "one of 'tcp', 'http', 'health'")
+    if words[1] not in ("tcp", "http"):
+        raise fail(where, f"unknown proxy mode '{words[1]}'.")
+    p.mode = words[1]
+
+
+@keyword("bind", ("frontend", "listen"))
+def _bind(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    if len(words) < 2:
+        raise fail(where, f"'bind' : missing address in '{p.kind} {p.name}'.")
+    try:
+        addrs = parse_bind(words[1])
+    except ValueError as exc:
+        raise fail(where, f"'bind {words[1]}' : {exc}") from None
+    bind = BindConf(addrs=addrs, where=where)
+    _bind_options(bind, words[1], words[2:], where)
+    p.binds.append(bind)
+
+
+# bind options: name -> number of arguments
+BIND_OPTIONS: dict[str, int] = {
+    "name": 1,
+    "maxconn": 1,
+    "ssl": 0,
+    "crt": 1,
+    "crt-list": 1,
+    "alpn": 1,
+    "npn": 1,
+    "ca-file": 1,
+    "crl-file": 1,
+    "verify": 1,
+    "ciphers": 1,
+    "ciphersuites": 1,
+    "curves": 1,
+    "ecdhe": 1,
+    "ssl-min-ver": 1,
+    "ssl-max-ver": 1,
+    "no-tls-tickets": 0,
+    "tls-ticket-keys": 1,
+    "strict-sni": 0,
+    "no-sslv3": 0,
+    "no-tlsv10": 0,
+    "no-tlsv11": 0,
+    "no-tlsv12": 0,
+    "no-tlsv13": 0,
+    "force-tlsv12": 0,
+    "force-tlsv13": 0,
+    "prefer-client-ciphers": 0,
+    "accept-proxy": 0,
+    "accept-netscaler-cip": 1,
+    "v4v6": 0,
+    "v6only": 0,
+    "transparent": 0,
+    "defer-accept": 0,
+    "tfo": 0,
+    "backlog": 1,
+    "id": 1,
+    "process": 1,
+    "thread": 1,
+    "interface": 1,
+    "mss": 1,
+    "nice": 1,
+    "level": 1,
+    "severity-output": 1,
+    "mode": 1,
+    "user": 1,
+    "group": 1,
+    "uid": 1,
+    "gid": 1,
+    "expose-fd": 1,
+    "tcp-ut": 1,
+    "proto": 1,
+}
+
+
+def _bind_options(bind: BindConf, text: str, opts: list[str], where: Where) -> None:
+    i = 0
+    while i < len(opts):
+        o = opts[i]
+        if o not in BIND_OPTIONS:
+            raise fail(
+                where,
+                f"'bind {text}' unknown keyword '{o}'.",
+            )
+        nargs = BIND_OPTIONS[o]
+        if i + nargs >= len(opts) + (0 if nargs else 1) and nargs:
+            raise fail(where, f"'bind' : missing value for option '{o}'.")
+        if nargs:
+            val = opts[i + 1]
+            if o == "name":
+                bind.name = val
+            elif o == "maxconn":
+                bind.maxconn = int(val)
+            elif o in ("crt",):
+                bind.options.setdefault("crt", []).append(val)
+            else:
+                bind.options[o] = val
+        else:
+            bind.options[o] = True
+        i += 1 + nargs
+
+
+SERVER_OPTIONS: dict[str, int] = {
+    "weight": 1,
+    "backup": 0,
+    "disabled": 0,
+    "enabled": 0,
+    "maxconn": 1,
+    "minconn": 1,
+    "maxqueue": 1,
+    "id": 1,
+    "check": 0,
+    "no-check": 0,
+    "inter": 1,
+    "fastinter": 1,
+    "downinter": 1,
+    "rise": 1,
+    "fall": 1,
+    "port": 1,
+    "addr": 1,
+    "slowstart": 1,
+    "cookie": 1,
+    "ssl": 0,
+    "no-ssl": 0,
+    "verify": 1,
+    "ca-file": 1,
+    "crt": 1,
+    "sni": 1,
+    "alpn": 1,
+    "check-ssl": 0,
+    "check-sni": 1,
+    "check-alpn": 1,
+    "send-proxy": 0,
+    "send-proxy-v2": 0,
+    "proxy-v2-options": 1,
+    "check-send-proxy": 0,
+    "agent-check": 0,
+    "agent-port": 1,
+    "agent-addr": 1,
+    "agent-inter": 1,
+    "agent-send": 1,
+    "track": 1,
+    "observe": 1,
+    "error-limit": 1,
+    "on-error": 1,
+    "on-marked-down": 1,
+    "on-marked-up": 1,
+    "redir": 1,
+    "resolvers": 1,
+    "resolve-prefer": 1,
+    "init-addr": 1,
+    "source": 1,
+    "pool-max-conn": 1,
+    "pool-purge-delay": 1,
+    "max-reuse": 1,
+    "tfo": 0,
+    "no-tls-tickets": 0,
+    "ciphers": 1,
+    "ssl-min-ver": 1,
+    "ssl-max-ver": 1,
+    "proto": 1,
+    "namespace": 1,
+    "non-stick": 0,
+}
+
+
+def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> None:
+    i = 0
+    while i < len(opts):
+        o = opts[i]
+        if o not in SERVER_OPTIONS:
+            raise ServerError(where, f"'{kw} {{px}}/{srv.name}' : unknown keyword '{o}'.")
+        nargs = SERVER_OPTIONS[o]
+        if nargs and i + 1 >= len(opts):
+            raise fail(where, f"'{o}' expects an argument.")
+        val = opts[i + 1] if nargs else ""
+        if o == "weight":
+            w = to_int(val, where, o)
+            if not 0 <= w <= 256:
+                raise ServerError(
+                    where,
+                    f"'server {{px}}/{srv.name}' : weight of server {srv.name} is not within "
+                    f"0 and 256 ({w})..",
+                )
+            srv.weight = w
+        elif o == "backup":
+            srv.backup = True
+        elif o == "disabled":
+            srv.disabled = True
+        elif o == "enabled":
+            srv.disabled = False
+        elif o == "maxconn":
+            srv.maxconn = to_int(val, where, o)
+        elif o == "maxqueue":
+            srv.maxqueue = to_int(val, where, o)
+        elif o == "id":
+            srv.puid = to_int(val, where, o)
+        elif o == "check":
+            srv.check = True
+        elif o == "no-check":
+            srv.check = False
+        elif o in ("inter", "fastinter", "downinter", "slowstart"):
+            setattr(srv, o, time_arg(val, where, o))
+        elif o in ("rise", "fall"):
+            v = to_int(val, where, o)
+            if v <= 0:
+                raise fail(where, f"'{o}' has to be > 0.")
+            setattr(srv, o, v)
+        elif o == "port":
+            srv.check_port = to_int(val, where, o)
+        elif o == "addr":
+            srv.check_addr = val
+        elif o == "cookie":
+            srv.cookie = val
+        else:
+            srv.options[o] = val if nargs else True
+        i += 1 + nargs
+
+
+@keyword("server", ("frontend", "backend", "listen"))
+def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    if not p.is_backend:
+        raise fail(
+            where, f"'server' not allowed because {p.kind} '{p.name}' has no backend capability."
+        )
+    if len(words) < 3:
+        raise fail(where, f"'server' expects <name> and <addr>[:<port>] as arguments.")
+    name = words[1]
+    try:
+        addr = parse_server_addr(words[2])
+    except ValueError as exc:
+        raise fail(where, f"'server {name}' : {exc}") from None
+    srv = ServerConf(name=name, host=addr.host, port=addr.port, family=addr.family, where=where)
+    try:
+        _server_options(srv, _default_server_words(p), where, "default-server")
+        _server_options(srv, words[3:], where, "server")
+    except ServerError as exc:
+        ctx.errors.append(exc.render(p.name))
+        return
+    p.servers.append(srv)
+
+
+def _default_server_words(p: ProxyConf) -> list[str]:
+    return list(p.default_server.get("words", ()))
+
+
+@keyword("default-server", BE)
+def _default_server(
+    ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool
+) -> None:
+    probe = ServerConf(name="default-server", host="", port=0, where=where)
+    _server_options(probe, words[1:], where, "default-server")
+    p.default_server["words"] = tuple(_default_server_words(p)) + tuple(words[1:])
+
+
+@keyword("balance", BE)
+def _balance(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    from lb.balance import parse_balance
+
+    need_args(words, 1, where, "an algorithm")
+    try:
+        p.balance = parse_balance(words[1:])
+    except ValueError as exc:
+        raise fail(where, str(exc)) from None
+
+
+@keyword("hash-type", BE)
+def _hash_type(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "'map-based' or 'consistent'")
+    if words[1] not in ("map-based", "consistent"):
+        raise fail(where, f"'hash-type' expects 'map-based' or 'consistent', not '{words[1]}'.")
+    p.hash_type = words[1:]
+
+
+TIMEOUTS = {
+    "client": FE,
+    "client-fin": FE,
+    "http-request": FE | BE,
+    "http-keep-alive": FE | BE,
+    "tarpit": FE | BE,
+    "server": BE,
+    "server-fin": BE,
+    "connect": BE,
+    "queue": BE,
+    "tunnel": BE,
+    "check": BE,
+}
+
+
+@keyword("timeout", ALL)
+def _timeout(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    if len(words) < 2 or words[1] not in TIMEOUTS:
+        raise fail(
+            where,
+            "'timeout' supports 'client', 'server', 'connect', 'check', 'queue', "
+            "'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and "
+            "'server-fin' (got '" + (words[1] if len(words) > 1 else "") + "')",
+        )
+    if len(words) < 3:
+        raise fail(where, f"'timeout {words[1]}' expects an integer value (in milliseconds)")
+    p.timeouts[words[1]] = time_arg(words[2], where, f"timeout {words[1]}")
+
+
+@keyword("maxconn", FE)
+def _maxconn(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an integer argument")
+    p.maxconn = to_int(words[1], where, "maxconn")
+
+
+@keyword("fullconn", BE)
+def _fullconn(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an integer argument")
+    p.fullconn = to_int(words[1], where, "fullconn")
+
+
+@keyword("retries", BE)
+def _retries(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an integer argument")
+    p.retries = to_int(words[1], where, "retries")
+
+
+@keyword("id", ("frontend", "backend", "listen"))
+def _id(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an integer argument")
+    p.puid = to_int(words[1], where, "id")
+
+
+@keyword("description", ALL)
+def _desc(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    p.description = " ".join(words[1:])
+
+
+@keyword("disabled", ALL)
+def _disabled(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    p.disabled = True
+
+
+@keyword("enabled", ALL)
+def _enabled(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    p.disabled = False
+
+
+@keyword("default_backend", FE)
+def _def_be(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a backend name")
+    p.default_backend = (words[1], where)
+
+
+@keyword("use_backend", ("frontend", "listen"))
+def _use_be(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a backend name")
+    if len(words) > 2 and words[2] not in ("if", "unless"):
+        raise fail(where, f"'use_backend' : expects 'if' or 'unless' followed by a condition.")
+    p.use_backends.append(Rule("use_backend", tuple(words[1:]), where))
+
+
+@keyword("http-reuse", BE)
+def _http_reuse(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    if len(words) < 2 or words[1] not in ("never", "safe", "aggressive", "always"):
+        raise fail(where, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
+    p.http_reuse = words[1]
+
+
+@keyword("log", ALL)
+def _log(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg: bool) -> None:
+    if neg:
+        p.logs.clear()
+        return
+    if len(words) == 2 and words[1] == "global":
+        p.logs.append(LogConf(("global",), where, is_global=True))
+        return
+    need_args(words, 2, where, "<address> and <facility> as arguments")
+    from lb.log import parse_log_line
+
+    try:
+        parse_log_line(words[1:])
+    except ValueError as exc:
+        raise fail(where, str(exc)) from None
+    p.logs.append(LogConf(tuple(words[1:]), where))
+
+
+@keyword("log-format", ALL)
+def _log_format(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an argument")
+    p.log_format = " ".join(words[1:])
+    p.log_format_where = where
+
+
+@keyword("errorfile", ALL)
+def _errorfile(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 2, where, "<status_code> and <file> as arguments")
+    p.errorfiles[to_int(words[1], where, "errorfile")] = words[2]
+
+
+def _rule_list(attr: str) -> Handler:
+    def h(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+        need_args(words, 1, where, "an action")
+        getattr(p, attr).append(Rule(words[0], tuple(words[1:]), where))
+
+    return h
+
+
+KEYWORDS["frontend"]["http-request"] = _rule_list("http_request")
+for _s in ("listen", "backend", "defaults"):
+    KEYWORDS[_s]["http-request"] = _rule_list("http_request")
+for _s in PROXY_KINDS:
+    KEYWORDS[_s]["http-response"] = _rule_list("http_response")
+    KEYWORDS[_s]["http-after-response"] = _rule_list("http_after_response")
+    KEYWORDS[_s]["tcp-request"] = _rule_list("tcp_request")
+    KEYWORDS[_s]["tcp-response"] = _rule_list("tcp_response")
+for _s in ("frontend", "backend", "listen"):
+    KEYWORDS[_s]["acl"] = _rule_list("acl" + "s")
+    KEYWORDS[_s]["stick"] = _rule_list("stick_rules")
+for _s in PROXY_KINDS:
+    KEYWORDS[_s]["http-check"] = _rule_list("http_check")
+    KEYWORDS[_s]["stats"] = _rule_list("stats")
+
+
+@keyword("stick-table", ("frontend", "backend", "listen"))
+def _stick_table(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 2, where, "'type' and 'size'")
+    p.stick_table = Rule("stick-table", tuple(words[1:]), where)
+
+
+@keyword("monitor-uri", FE)
+def _monitor_uri(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a URI")
+    p.monitor_uri = words[1]
+
+
+@keyword("unique-id-format", FE)
+def _uid_fmt(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an argument")
+    p.unique_id_format = " ".join(words[1:])
+
+
+@keyword("unique-id-header", FE)
+def _uid_hdr(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an argument")
+    p.unique_id_header = words[1]
+
+
+def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """Keywords parsed into the model for features built in later steps."""
+    p.extra.setdefault(words[0], []).append(Rule(words[0], tuple(words[1:]), where))
+
+
+for _k, _secs in (
+    ("cookie", BE),
+    ("capture", ("frontend", "listen")),
+    ("declare", ("frontend", "backend", "listen")),
+    ("redirect", ("frontend", "backend", "listen")),
+    ("monitor", ("frontend", "listen")),
+    ("dispatch", ("backend", "listen")),
+    ("force-persist", ("frontend", "backend", "listen")),
+    ("ignore-persist", ("frontend", "backend", "listen")),
+    ("tcp-check", BE),
+    ("email-alert", ALL),
+    ("load-server-state-from-file", BE),
+    ("server-state-file-name", BE),
+    ("backlog", FE),
+    ("rate-limit", FE),
+    ("max-keep-alive-queue", BE),
+    ("http-send-name-header", BE),
+    ("source", BE),
+    ("persist", BE),
+    ("external-check", BE),
+    ("server-template", ("backend", "listen")),
+    ("grace", ALL),
+):
+    for _s in _secs:
+        KEYWORDS[_s][_k] = _extra
+
+
+OPTIONS: dict[str, frozenset[str]] = {
+    "httplog": ALL,
+    "httpslog": FE,
+    "tcplog": ALL,
+    "dontlognull": FE,
+    "dontlog-normal": FE,
+    "log-separate-errors": FE,
+    "logasap": FE,
+    "log-health-checks": BE,
+    "forwardfor": ALL,
+    "originalto": ALL,
+    "httpclose": ALL,
+    "http-server-close": ALL,
+    "http-keep-alive": ALL,
+    "forceclose": ALL,
+    "redispatch": BE,
+    "allbackups": BE,
+    "abortonclose": BE,
+    "httpchk": BE,
+    "ssl-hello-chk": BE,
+    "tcp-check": BE,
+    "redis-check": BE,
+    "mysql-check": BE,
+    "pgsql-check": BE,
+    "ldap-check": BE,
+    "smtpchk": BE,
+    "external-check": BE,
+    "persist": BE,
+    "prefer-last-server": BE,
+    "http-buffer-request": ALL,
+    "contstats": FE,
+    "socket-stats": FE,
+    "tcpka": ALL,
+    "clitcpka": FE,
+    "srvtcpka": BE,
+    "nolinger": ALL,
+    "splice-auto": ALL,
+    "splice-request": ALL,
+    "splice-response": ALL,
+    "independent-streams": ALL,
+    "accept-invalid-http-request": FE,
+    "accept-invalid-http-response": BE,
+    "http-pretend-keepalive": ALL,
+    "http-no-delay": ALL,
+    "http-ignore-probes": FE,
+    "http-use-proxy-header": FE,
+    "checkcache": BE,
+    "disable-h2-upgrade": FE,
+    "h1-case-adjust-bogus-client": FE,
+    "h1-case-adjust-bogus-server": BE,
+    "idle-close-on-response": FE,
+    "http-restrict-req-hdr-names": ALL,
+    "transparent": BE,
+    "spop-check": BE,
+}
+
+
+@keyword("option", ALL)
+def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg: bool) -> None:
+    need_args(words, 1, where, "an option name")
+    name = words[1]
+    if name not in OPTIONS:
+        raise fail(where, f"unknown option '{name}'.")
+    if p.kind not in OPTIONS[name]:
+        ctx.warn(where, f"'option {name}' ignored because {p.kind} '{p.name}' has no "
+                 f"{'frontend' if OPTIONS[name] == FE else 'backend'} capability.")
+        return
+    if neg:
+        p.options[name] = False
+        return
+    args = words[2:]
+    if name in ("forwardfor", "originalto"):
+        p.options[name] = _forwardfor_args(name, args, where)
+    elif name == "httplog":
+        if args and args[0] != "clf":
+            raise fail(where, f"'option httplog' only supports the 'clf' argument.")
+        p.options["httplog"] = "clf" if args else True
+        p.options.pop("tcplog", None)
+    elif name == "tcplog":
+        p.options["tcplog"] = True
+        p.options.pop("httplog", None)
+    elif name == "httpchk":
+        p.options["httpchk"] = tuple(args)
+    elif name in ("httpclose", "forceclose", "http-server-close", "http-keep-alive"):
+        for other in ("httpclose", "http-server-close", "http-keep-alive"):
+            p.options.pop(other, None)
+        p.options["httpclose" if name == "forceclose" else name] = True
+    else:
+        p.options[name] = tuple(args) if args else True
+
+
+def _forwardfor_args(name: str, args: list[str], where: Where) -> dict[str, str]:
+    out = {"header": "X-Forwarded-For" if name == "forwardfor" else "X-Original-To"}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("except", "header") and i + 1 < len(args):
+            out[a] = args[i + 1]
+            i += 2
+        elif a == "if-none" and name == "forwardfor":
+            out["if-none"] = "1"
+            i += 1
+        else:
+            raise fail(
+                where,
+                f"'option {name}' only supports optional values: 'except', 'header'"
+                + (" and 'if-none'." if name == "forwardfor" else "."),
+            )
+    return out
+
+
+# ---------------------------------------------------------------- program / peers / userlist
+
+
+@keyword("command", ("program",))
+def _p_command(ctx: ParseContext, p: ProgramConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an argument")
+    p.command = tuple(words[1:])
+
+
+@keyword("user", ("program",))
+def _p_user(ctx: ParseContext, p: ProgramConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a user name")
+    p.user = words[1]
+
+
+@keyword("group", ("program",))
+def _p_group(ctx: ParseContext, p: ProgramConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a group name")
+    p.group = words[1]
+
+
+@keyword("option", ("program",))
+def _p_option(ctx: ParseContext, p: ProgramConf, words: list[str], where: Where, neg: bool) -> None:
+    if len(words) < 2 or words[1] != "start-on-reload":
+        raise fail(where, f"'{words[0]}' : unknown option '{' '.join(words[1:])}'.")
+    p.start_on_reload = not neg
+
+
+@keyword("peer", ("peers",))
+def _peer(ctx: ParseContext, p: PeersConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 2, where, "<name> and <addr>:<port>")
+    p.peers.append((words[1], words[2], where))
+
+
+def _peers_line(ctx: ParseContext, p: PeersConf, words: list[str], where: Where, n: bool) -> None:
+    p.lines.append(Rule(words[0], tuple(words[1:]), where))
+
+
+for _k in ("bind", "server", "table", "disabled", "enabled", "default-server", "log"):
+    KEYWORDS["peers"][_k] = _peers_line
+
+
+@keyword("user", ("userlist",))
+def _ul_user(ctx: ParseContext, u: UserlistConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a user name")
+    u.users[words[1]] = tuple(words[2:])
+
+
+@keyword("group", ("userlist",))
+def _ul_group(ctx: ParseContext, u: UserlistConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "a group name")
+    u.groups[words[1]] = tuple(words[2:])

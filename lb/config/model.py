@@ -1,0 +1,229 @@
+"""The configuration model: what a parsed file says, with file:line for each item.
+
+The parser fills these objects section by section; `validate` then checks the
+cross references and the result is treated as read-only. Building live objects
+from it is `lb.state`'s job: nothing here opens a socket.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from lb.config.addr import BindAddr
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where an item was written: used in every alert that concerns it."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(slots=True)
+class Rule:
+    """A rule line kept as words (`http-request deny if x`), compiled at build time."""
+
+    keyword: str
+    words: tuple[str, ...]
+    where: Where
+
+
+@dataclass(slots=True)
+class BindConf:
+    addrs: list[BindAddr]
+    where: Where
+    name: str = ""
+    maxconn: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ServerConf:
+    name: str
+    host: str
+    port: int
+    where: Where
+    family: str = "ipv4"
+    weight: int = 1
+    backup: bool = False
+    disabled: bool = False
+    maxconn: int = 0
+    maxqueue: int = 0
+    puid: int = 0
+    check: bool = False
+    inter: int = 2000
+    fastinter: int = 0
+    downinter: int = 0
+    rise: int = 2
+    fall: int = 3
+    check_port: int = 0
+    check_addr: str = ""
+    slowstart: int = 0
+    cookie: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LogConf:
+    """A `log` line of a section, or the `log global` marker (target None)."""
+
+    words: tuple[str, ...]
+    where: Where
+    is_global: bool = False
+
+
+@dataclass(slots=True)
+class ProxyConf:
+    """A frontend, backend, listen or defaults section."""
+
+    name: str
+    kind: str  # "frontend" | "backend" | "listen" | "defaults"
+    where: Where
+    mode: str = "tcp"
+    puid: int = 0
+    disabled: bool = False
+    binds: list[BindConf] = field(default_factory=list)
+    servers: list[ServerConf] = field(default_factory=list)
+    default_backend: tuple[str, Where] | None = None
+    use_backends: list[Rule] = field(default_factory=list)
+    timeouts: dict[str, int] = field(default_factory=dict)
+    maxconn: int = 0
+    fullconn: int = 0
+    retries: int = 3
+    balance: tuple[str, list[str]] = ("roundrobin", [])
+    hash_type: list[str] = field(default_factory=lambda: ["map-based"])
+    options: dict[str, Any] = field(default_factory=dict)
+    http_check: list[Rule] = field(default_factory=list)
+    http_reuse: str = "safe"
+    logs: list[LogConf] = field(default_factory=list)
+    log_format: str | None = None
+    log_format_where: Where | None = None
+    errorfiles: dict[int, str] = field(default_factory=dict)
+    acls: list[Rule] = field(default_factory=list)
+    http_request: list[Rule] = field(default_factory=list)
+    http_response: list[Rule] = field(default_factory=list)
+    http_after_response: list[Rule] = field(default_factory=list)
+    tcp_request: list[Rule] = field(default_factory=list)
+    tcp_response: list[Rule] = field(default_factory=list)
+    stick_table: Rule | None = None
+    stick_rules: list[Rule] = field(default_factory=list)
+    stats: list[Rule] = field(default_factory=list)
+    monitor_uri: str | None = None
+    unique_id_format: str | None = None
+    unique_id_header: str | None = None
+    default_server: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    extra: dict[str, list[Rule]] = field(default_factory=dict)
+
+    @property
+    def is_frontend(self) -> bool:
+        return self.kind in ("frontend", "listen")
+
+    @property
+    def is_backend(self) -> bool:
+        return self.kind in ("backend", "listen")
+
+    def inherit(self, name: str, kind: str, where: Where) -> ProxyConf:
+        """A new proxy that starts from this defaults section's settings."""
+        new = copy.deepcopy(self)
+        new.name, new.kind, new.where = name, kind, where
+        new.binds, new.servers, new.use_backends, new.acls = [], [], [], []
+        new.http_request, new.http_response, new.http_after_response = [], [], []
+        new.tcp_request, new.tcp_response, new.stick_rules = [], [], []
+        new.stick_table, new.default_backend, new.puid = None, None, 0
+        if kind == "backend":
+            new.binds = []
+        return new
+
+
+@dataclass(slots=True)
+class ProgramConf:
+    name: str
+    where: Where
+    command: tuple[str, ...] = ()
+    user: str = ""
+    group: str = ""
+    start_on_reload: bool = True
+
+
+@dataclass(slots=True)
+class PeersConf:
+    name: str
+    where: Where
+    peers: list[tuple[str, str, Where]] = field(default_factory=list)
+    lines: list[Rule] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UserlistConf:
+    name: str
+    where: Where
+    users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GlobalConf:
+    maxconn: int = 0
+    daemon: bool = False
+    master_worker: bool = False
+    master_worker_no_exit_on_failure: bool = False
+    pidfile: str = ""
+    nbthread: int = 1
+    stats_sockets: list[Rule] = field(default_factory=list)
+    stats_timeout: int = 10000
+    stats_maxconn: int = 10
+    logs: list[LogConf] = field(default_factory=list)
+    log_tag: str = ""
+    log_send_hostname: str | None = None
+    node: str = ""
+    description: str = ""
+    hard_stop_after: int = 0
+    tune: dict[str, Any] = field(default_factory=dict)
+    ssl: dict[str, Any] = field(default_factory=dict)
+    server_state_file: str = ""
+    server_state_base: str = ""
+    user: str = ""
+    group: str = ""
+    chroot: str = ""
+    quiet: bool = False
+    rate_limit_sessions: int = 0
+    rate_limit_connections: int = 0
+    spread_checks: int = 0
+    setenv: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def bufsize(self) -> int:
+        return int(self.tune.get("bufsize", 16384))
+
+
+@dataclass(slots=True)
+class Config:
+    """A whole parsed configuration (one or several files)."""
+
+    files: list[str]
+    global_: GlobalConf = field(default_factory=GlobalConf)
+    proxies: list[ProxyConf] = field(default_factory=list)
+    defaults: dict[str, ProxyConf] = field(default_factory=dict)
+    programs: list[ProgramConf] = field(default_factory=list)
+    peers: list[PeersConf] = field(default_factory=list)
+    userlists: list[UserlistConf] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def proxy(self, name: str) -> ProxyConf | None:
+        for p in self.proxies:
+            if p.name == name:
+                return p
+        return None
+
+    def backend(self, name: str) -> ProxyConf | None:
+        for p in self.proxies:
+            if p.name == name and p.is_backend:
+                return p
+        return None

@@ -1,0 +1,96 @@
+"""Checks that need the whole configuration: references between sections, ids."""
+
+from __future__ import annotations
+
+from lb.config.model import Config, ProxyConf
+
+# HAProxy numbers proxies from 2 (1 is its internal CLI proxy) in file order.
+FIRST_PROXY_ID = 2
+
+
+def validate(cfg: Config, errors: list[str]) -> None:
+    _assign_ids(cfg, errors)
+    for p in cfg.proxies:
+        if p.is_frontend:
+            _check_backend_refs(cfg, p, errors)
+        if p.is_backend:
+            _assign_server_ids(p, errors)
+        if p.kind == "frontend" and not p.binds:
+            pass  # HAProxy accepts a frontend without bind (it just never receives traffic)
+        _timeouts_warning(cfg, p)
+
+
+def _assign_ids(cfg: Config, errors: list[str]) -> None:
+    used = {p.puid for p in cfg.proxies if p.puid}
+    next_id = FIRST_PROXY_ID
+    for p in cfg.proxies:
+        if p.puid:
+            continue
+        while next_id in used:
+            next_id += 1
+        p.puid = next_id
+        used.add(next_id)
+
+
+def _assign_server_ids(p: ProxyConf, errors: list[str]) -> None:
+    used: dict[int, str] = {}
+    for s in p.servers:
+        if s.puid:
+            if s.puid in used:
+                errors.append(
+                    f"parsing [{s.where}] : {p.kind} {p.name}, server {s.name} has the same "
+                    f"ID as server {used[s.puid]}."
+                )
+            used[s.puid] = s.name
+    nxt = 1
+    seen: set[str] = set()
+    for s in p.servers:
+        if s.name in seen:
+            errors.append(
+                f"parsing [{s.where}] : backend '{p.name}' : server name '{s.name}' "
+                "is already used."
+            )
+        seen.add(s.name)
+        if not s.puid:
+            while nxt in used:
+                nxt += 1
+            s.puid = nxt
+            used[nxt] = s.name
+
+
+def _check_backend_refs(cfg: Config, p: ProxyConf, errors: list[str]) -> None:
+    if p.default_backend is not None:
+        name, where = p.default_backend
+        be = cfg.backend(name)
+        if be is None:
+            errors.append(
+                f"Proxy '{p.name}': unable to find required default_backend: '{name}'."
+            )
+        elif be.mode != p.mode and p.mode == "http" and be.mode == "tcp":
+            errors.append(
+                f"{p.kind} '{p.name}' : unable to use {be.kind} '{be.name}' in HTTP mode as "
+                "it is in TCP mode."
+            )
+    for rule in p.use_backends:
+        name = rule.words[0]
+        if "%[" in name:
+            continue
+        if cfg.backend(name) is None:
+            errors.append(
+                f"Proxy '{p.name}': unable to find required use_backend: '{name}'."
+            )
+
+
+def _timeouts_warning(cfg: Config, p: ProxyConf) -> None:
+    missing = []
+    if p.is_frontend and "client" not in p.timeouts:
+        missing.append("client")
+    if p.is_backend and ("connect" not in p.timeouts or "server" not in p.timeouts):
+        missing.append("server")
+    if missing:
+        cfg.warnings.append(
+            f"missing timeouts for {p.kind} '{p.name}'.\n"
+            "   | While not properly invalid, you will certainly encounter various problems\n"
+            "   | with such a configuration. To fix this, please ensure that all following\n"
+            "   | timeouts are set to a non-zero value: 'client', 'connect', 'server'."
+        )

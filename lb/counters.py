@@ -1,0 +1,189 @@
+"""Counters shared by frontends, backends and servers, cheap enough for the hot path.
+
+Rates follow HAProxy's `freq_ctr` idea: the count of the current second plus
+the previous second's, weighted by how much of the current second is left.
+The clock is a module-level integer second refreshed by the loop's coarse
+ticker (`tick`), so counting an event costs an attribute read and an add.
+"""
+
+from __future__ import annotations
+
+import time
+
+_now_sec: int = int(time.monotonic())
+
+
+def tick() -> None:
+    """Refresh the coarse second clock; the state's ticker calls this every 100 ms."""
+    global _now_sec
+    _now_sec = int(time.monotonic())
+
+
+def now_sec() -> int:
+    return _now_sec
+
+
+class RateCounter:
+    """Events per second over a sliding second, with the maximum seen."""
+
+    __slots__ = ("sec", "curr", "prev", "max")
+
+    def __init__(self) -> None:
+        self.sec = _now_sec
+        self.curr = 0
+        self.prev = 0
+        self.max = 0
+
+    def add(self, n: int = 1) -> None:
+        sec = _now_sec
+        if sec != self.sec:
+            self.prev = self.curr if sec == self.sec + 1 else 0
+            self.curr = 0
+            self.sec = sec
+        self.curr += n
+        r = self.curr + self.prev
+        if r > self.max:
+            self.max = r
+
+    def rate(self) -> int:
+        now = time.monotonic()
+        sec = int(now)
+        if sec == self.sec:
+            frac = 1.0 - (now - sec)
+            return self.curr + int(self.prev * frac)
+        if sec == self.sec + 1:
+            return int(self.curr * (1.0 - (now - sec)))
+        return 0
+
+    def clear_max(self) -> None:
+        self.max = 0
+
+
+class SlidingAverage:
+    """HAProxy's swrate: an average over about the last N samples, O(1) per sample."""
+
+    __slots__ = ("sum", "n")
+
+    def __init__(self, n: int = 1024) -> None:
+        self.sum = 0
+        self.n = n
+
+    def add(self, v: int) -> None:
+        self.sum = self.sum - (self.sum + self.n - 1) // self.n + v
+
+    def value(self, count: int) -> int:
+        if count <= 0:
+            return 0
+        n = min(count, self.n)
+        return (self.sum + n - 1) // n if count < self.n else self.sum // self.n
+
+
+class Counters:
+    """The counters `show stat` reports for one frontend, backend or server."""
+
+    __slots__ = (
+        "cur_sess",
+        "max_sess",
+        "cum_sess",
+        "cum_conn",
+        "bytes_in",
+        "bytes_out",
+        "denied_req",
+        "denied_resp",
+        "failed_req",
+        "failed_conns",
+        "failed_resp",
+        "retries",
+        "redispatches",
+        "cum_lbconn",
+        "hrsp",
+        "cum_req",
+        "cli_aborts",
+        "srv_aborts",
+        "last_sess",
+        "sess_rate",
+        "req_rate",
+        "conn_rate",
+        "nbpend",
+        "nbpend_max",
+        "qtime",
+        "ctime",
+        "rtime",
+        "ttime",
+        "qtime_max",
+        "ctime_max",
+        "rtime_max",
+        "ttime_max",
+        "intercepted",
+        "denied_conn",
+        "denied_sess",
+        "failed_rewrites",
+        "internal_errors",
+        "connect",
+        "reuse",
+        "ssl_sess",
+        "ssl_reused_sess",
+        "ssl_failed_handshake",
+        "h1_open_conns",
+        "h1_open_streams",
+        "h1_total_conns",
+        "h1_total_streams",
+        "h1_bytes_in",
+        "h1_bytes_out",
+    )
+
+    def __init__(self) -> None:
+        self.clear_all()
+
+    def clear_all(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+        self.hrsp = [0, 0, 0, 0, 0, 0]  # 1xx 2xx 3xx 4xx 5xx other
+        self.sess_rate = RateCounter()
+        self.req_rate = RateCounter()
+        self.conn_rate = RateCounter()
+        self.qtime = SlidingAverage()
+        self.ctime = SlidingAverage()
+        self.rtime = SlidingAverage()
+        self.ttime = SlidingAverage()
+        self.last_sess = -1
+
+    def clear_max(self) -> None:
+        """`clear counters`: only the maxima are reset."""
+        self.max_sess = 0
+        self.nbpend_max = 0
+        self.sess_rate.clear_max()
+        self.req_rate.clear_max()
+        self.conn_rate.clear_max()
+        self.qtime_max = self.ctime_max = self.rtime_max = self.ttime_max = 0
+
+    def count_status(self, status: int) -> None:
+        c = status // 100
+        self.hrsp[c - 1 if 1 <= c <= 5 else 5] += 1
+
+    def session_start(self) -> None:
+        self.cur_sess += 1
+        self.cum_sess += 1
+        if self.cur_sess > self.max_sess:
+            self.max_sess = self.cur_sess
+        self.sess_rate.add()
+        self.last_sess = _now_sec
+
+    def record_times(self, tq: int, tc: int, tr: int, tt: int) -> None:
+        """Times in ms of one finished request (queue, connect, response, total)."""
+        if tq >= 0:
+            self.qtime.add(tq)
+            if tq > self.qtime_max:
+                self.qtime_max = tq
+        if tc >= 0:
+            self.ctime.add(tc)
+            if tc > self.ctime_max:
+                self.ctime_max = tc
+        if tr >= 0:
+            self.rtime.add(tr)
+            if tr > self.rtime_max:
+                self.rtime_max = tr
+        if tt >= 0:
+            self.ttime.add(tt)
+            if tt > self.ttime_max:
+                self.ttime_max = tt

@@ -1,0 +1,295 @@
+"""The server side of an HTTP exchange: one upstream connection, reusable.
+
+A `BackConn` reads a response head, forwards it (edited only when the two
+sides disagree on keep-alive), then forwards the body as received, counting
+bytes to find its end. When a response ends on a connection that may be
+reused it goes back to the server's idle list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from lb.http.h1 import (
+    ChunkedReader,
+    H1Error,
+    find_head_end,
+    parse_response_head,
+    response_has_body,
+)
+
+if TYPE_CHECKING:
+    from lb.http.front import FrontConn
+    from lb.server import Server
+
+MAX_HEAD = 16384
+
+# body modes
+B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE, B_TUNNEL = range(5)
+
+
+def _set_connection(raw: bytes, value: bytes | None) -> bytes:
+    """Replace (or drop, with None) the Connection header of a head."""
+    lines = raw.split(b"\n")
+    out = [lines[0]]
+    for line in lines[1:-2]:
+        if line.split(b":", 1)[0].strip().lower() in (b"connection", b"keep-alive"):
+            continue
+        out.append(line)
+    eol = b"\r" if lines[0].endswith(b"\r") else b""
+    if value is not None:
+        out.append(b"Connection: " + value + eol)
+    out.append(eol)
+    out.append(b"")
+    return b"\n".join(out)
+
+
+class BackConn(asyncio.Protocol):
+    __slots__ = (
+        "server",
+        "front",
+        "transport",
+        "buf",
+        "head_seen",
+        "mode",
+        "left",
+        "chunked",
+        "reusable",
+        "idle",
+        "closed",
+        "got_bytes",
+        "pending",
+        "connected",
+        "idle_expire",
+        "was_reused",
+        "method",
+    )
+
+    def __init__(self, server: Server, front: FrontConn | None) -> None:
+        self.server = server
+        self.front = front
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.head_seen = False
+        self.mode = B_NONE
+        self.left = 0
+        self.chunked: ChunkedReader | None = None
+        self.reusable = True
+        self.idle = False
+        self.closed = False
+        self.got_bytes = False
+        self.pending: list[bytes] = []
+        self.connected = False
+        self.idle_expire = 0.0
+        self.was_reused = False
+        self.method = b"GET"
+
+    # ------------------------------------------------------------ asyncio
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.connected = True
+        if self.pending:
+            transport.writelines(self.pending)  # type: ignore[attr-defined]
+            self.pending = []
+
+    def data_received(self, data: bytes) -> None:
+        front = self.front
+        if front is None:
+            # data on an idle connection: the server broke the protocol; drop it
+            self.close()
+            return
+        self.got_bytes = True
+        if self.mode == B_TUNNEL:
+            front.send_from_server(data)
+            return
+        if not self.head_seen:
+            self.buf += data
+            self._parse_heads()
+            return
+        self._body(data, 0)
+
+    def _parse_heads(self) -> None:
+        front = self.front
+        while front is not None and not self.head_seen:
+            end = find_head_end(self.buf)
+            if end < 0:
+                if len(self.buf) > MAX_HEAD:
+                    self.reusable = False
+                    front.server_failed(502, "PH")
+                return
+            raw = bytes(self.buf[:end])
+            del self.buf[:end]
+            try:
+                head = parse_response_head(raw)
+            except H1Error:
+                self.reusable = False
+                front.server_failed(502, "PH", raw)
+                return
+            status = head.status
+            if 100 <= status < 200 and status != 101:
+                front.send_interim(raw)
+                continue
+            self.head_seen = True
+            if status == 101:
+                self.mode = B_TUNNEL
+                self.reusable = False
+            elif not response_has_body(status, self.method):
+                self.mode = B_NONE
+            elif head.chunked:
+                self.mode = B_CHUNKED
+                self.chunked = ChunkedReader()
+            elif head.content_length is not None:
+                self.mode = B_LENGTH
+                self.left = head.content_length
+            else:
+                self.mode = B_CLOSE
+            if head.conn_close or (head.http10 and not head.conn_keepalive):
+                self.reusable = False
+            raw = head.raw
+            client_ka = front.keep_alive and self.mode != B_CLOSE
+            if self.mode == B_TUNNEL:
+                pass
+            elif not client_ka:
+                if not head.conn_close:
+                    raw = _set_connection(raw, b"close")
+                front.keep_alive = False
+            elif head.conn_close or (front.http10 and not head.conn_keepalive):
+                raw = _set_connection(raw, b"keep-alive" if front.http10 else None)
+            front.response_head(head, raw)
+            if self.front is None:
+                return
+            rest = bytes(self.buf)
+            self.buf.clear()
+            if self.mode == B_TUNNEL:
+                if rest:
+                    front.send_from_server(rest)
+                front.start_tunnel()
+                return
+            if self.mode == B_NONE:
+                self._done()
+                if rest:
+                    self.reusable = False
+                return
+            if rest:
+                self._body(rest, 0)
+            elif self.mode == B_LENGTH and self.left == 0:
+                self._done()
+
+    def _body(self, data: bytes, pos: int) -> None:
+        front = self.front
+        assert front is not None
+        mode = self.mode
+        if mode == B_LENGTH:
+            n = len(data) - pos
+            if n <= self.left:
+                self.left -= n
+                front.send_from_server(data if pos == 0 else data[pos:])
+                if self.left == 0:
+                    self._done()
+            else:
+                end = pos + self.left
+                front.send_from_server(data[pos:end])
+                self.left = 0
+                self.reusable = False  # extra bytes after the body
+                self._done()
+        elif mode == B_CHUNKED:
+            try:
+                end, finished = self.chunked.feed(data, pos)  # type: ignore[union-attr]
+            except H1Error:
+                self.reusable = False
+                front.abort_from_server()
+                return
+            front.send_from_server(data[pos:end] if (pos or end != len(data)) else data)
+            if finished:
+                if end != len(data):
+                    self.reusable = False
+                self._done()
+        elif mode == B_CLOSE:
+            front.send_from_server(data[pos:] if pos else data)
+
+    def _done(self) -> None:
+        front = self.front
+        self.front = None
+        self.head_seen = False
+        self.mode = B_NONE
+        self.chunked = None
+        if front is not None:
+            front.response_done(self)
+
+    def pause_writing(self) -> None:
+        if self.front is not None:
+            self.front.pause_client_reading()
+
+    def resume_writing(self) -> None:
+        if self.front is not None:
+            self.front.resume_client_reading()
+
+    def eof_received(self) -> bool | None:
+        front = self.front
+        if front is not None and self.mode == B_TUNNEL:
+            front.server_half_closed()
+            return True
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.idle:
+            try:
+                self.server.idle.remove(self)
+            except ValueError:
+                pass
+            self.idle = False
+            return
+        front = self.front
+        self.front = None
+        if front is None:
+            return
+        if self.mode == B_CLOSE and self.head_seen:
+            self.reusable = False
+            front.response_done(self)
+        elif self.mode == B_TUNNEL:
+            front.tunnel_closed()
+        else:
+            front.server_closed(self)
+
+    # ------------------------------------------------------------ helpers
+
+    def write(self, data: bytes) -> None:
+        if self.connected and self.transport is not None:
+            self.transport.write(data)
+        else:
+            self.pending.append(data)
+
+    def start_request(self, front: FrontConn, method: bytes) -> None:
+        self.front = front
+        self.method = method
+        self.head_seen = False
+        self.got_bytes = False
+        self.buf.clear()
+        self.idle = False
+
+    def park(self, idle_timeout: float) -> bool:
+        """Put an unused connection into the server's idle list."""
+        if not self.reusable or self.closed or self.transport is None:
+            return False
+        if self.transport.is_closing():
+            return False
+        self.idle = True
+        self.idle_expire = time.monotonic() + idle_timeout
+        self.server.idle.append(self)
+        return True
+
+    def close(self) -> None:
+        self.front = None
+        if self.transport is not None:
+            self.transport.close()
+        self.closed = True
+
+    def abort(self) -> None:
+        self.front = None
+        if self.transport is not None:
+            self.transport.abort()
+        self.closed = True

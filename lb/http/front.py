@@ -1,0 +1,727 @@
+"""The client side of HTTP mode: one accepted connection, many requests.
+
+Requests on a connection are handled one at a time, in order (pipelined
+requests wait in the buffer). For each, the head is checked and routed, a
+server is taken (or the stream queues), the head is forwarded as received
+(with X-Forwarded-For spliced in when asked) and the bodies flow both ways
+with back-pressure. Timeouts are checked by the state's coarse sweeper
+through `expire`/`on_timeout`, so no timer object is made per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from lb.http.back import BackConn
+from lb.http.h1 import (
+    ChunkedReader,
+    H1Error,
+    Head,
+    find_head_end,
+    parse_request_head,
+    request_keeps_alive,
+)
+from lb.proxy import QueuedStream
+from lb.stream import Stream
+
+if TYPE_CHECKING:
+    from lb.proxy import Proxy
+    from lb.server import Server
+    from lb.state import State
+
+# phases
+P_IDLE, P_HEAD, P_QUEUE, P_CONNECT, P_WAIT_RESP, P_RESP, P_TUNNEL, P_CLOSING = range(8)
+
+
+class FrontConn(asyncio.Protocol):
+    __slots__ = (
+        "state",
+        "frontend",
+        "listener",
+        "transport",
+        "buf",
+        "stream",
+        "phase",
+        "keep_alive",
+        "http10",
+        "req_left",
+        "req_chunked",
+        "req_done",
+        "back",
+        "expire",
+        "client_ip",
+        "client_port",
+        "frontend_ip",
+        "frontend_port",
+        "accept_time",
+        "m_accept",
+        "m_idle_from",
+        "reading_paused",
+        "writing_paused",
+        "closed",
+        "backend",
+        "server",
+        "queued",
+        "nreq",
+        "out_head",
+        "tries",
+        "bufsize",
+        "resp_started",
+        "srv_fin",
+        "m_req_start",
+    )
+
+    def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
+        self.state = state
+        self.frontend = frontend
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.stream: Stream | None = None
+        self.phase = P_IDLE
+        self.keep_alive = True
+        self.http10 = False
+        self.req_left = 0
+        self.req_chunked: ChunkedReader | None = None
+        self.req_done = True
+        self.back: BackConn | None = None
+        self.expire = 0.0
+        self.client_ip = "-"
+        self.client_port = 0
+        self.frontend_ip = "-"
+        self.frontend_port = 0
+        self.accept_time = time.time()
+        self.m_accept = time.monotonic()
+        self.m_idle_from = 0.0
+        self.reading_paused = False
+        self.writing_paused = False
+        self.closed = False
+        self.backend: Proxy | None = None
+        self.server: Server | None = None
+        self.queued: QueuedStream | None = None
+        self.nreq = 0
+        self.out_head = b""
+        self.tries = 0
+        self.bufsize = state.bufsize
+        self.resp_started = False
+        self.srv_fin = False
+        self.m_req_start = 0.0
+
+    # ------------------------------------------------------------ connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        if isinstance(peer, tuple):
+            self.client_ip, self.client_port = peer[0], peer[1]
+        else:
+            self.client_ip, self.client_port = "unix", 0
+        if isinstance(sock, tuple):
+            self.frontend_ip, self.frontend_port = sock[0], sock[1]
+        else:
+            self.frontend_ip, self.frontend_port = "unix", 0
+        self.state.conn_opened(self)
+        self.phase = P_HEAD
+        self._arm(self.frontend.timeout("http-request") or self.frontend.timeout("client"))
+
+    def _arm(self, seconds: float) -> None:
+        self.expire = time.monotonic() + seconds if seconds else 0.0
+
+    def data_received(self, data: bytes) -> None:
+        phase = self.phase
+        if phase == P_TUNNEL:
+            self.stream.bytes_in += len(data)  # type: ignore[union-attr]
+            self.back.write(data)  # type: ignore[union-attr]
+            self._arm(self.state.tunnel_timeout(self))
+            return
+        if not self.req_done and self.stream is not None:
+            self._request_body(data)
+            return
+        if not self.buf and phase in (P_HEAD, P_IDLE):
+            self.m_req_start = time.monotonic()
+        self.buf += data
+        if phase in (P_HEAD, P_IDLE):
+            self._next_request()
+        elif len(self.buf) > self.bufsize:
+            self.pause_client_reading()
+
+    def eof_received(self) -> bool | None:
+        if self.phase == P_TUNNEL and self.back is not None and self.back.transport is not None:
+            if self.back.transport.can_write_eof():
+                self.back.transport.write_eof()
+            return True
+        if self.phase in (P_HEAD, P_IDLE) and not self.buf:
+            return None
+        if self.stream is not None and self.phase in (P_WAIT_RESP, P_RESP, P_CONNECT, P_QUEUE):
+            # a client that half-closes after its request still gets the response
+            return True
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        st = self.stream
+        if st is not None:
+            if self.phase in (P_WAIT_RESP, P_RESP, P_CONNECT, P_QUEUE):
+                self.frontend.fe_counters.cli_aborts += 1
+                if self.server is not None:
+                    self.server.counters.cli_aborts += 1
+                st.term_state = "CD" if self.phase == P_RESP else "CH"
+                if self.phase == P_QUEUE:
+                    st.term_state = "CQ"
+                elif self.phase == P_CONNECT:
+                    st.term_state = "CC"
+            self._end_stream(reuse=False)
+        elif self.phase == P_HEAD and self.buf:
+            self._log_bad(408, "CR", bytes(self.buf))
+        self.state.conn_closed(self)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        if self.back is not None and self.back.transport is not None:
+            self.back.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.back is not None and self.back.transport is not None:
+            self.back.transport.resume_reading()
+
+    def pause_client_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_client_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # ------------------------------------------------------------ requests
+
+    def _next_request(self) -> None:
+        buf = self.buf
+        end = find_head_end(buf)
+        if end < 0:
+            if len(buf) > self.bufsize:
+                self._reject(400, "PR", bytes(buf))
+            elif buf and self.phase == P_IDLE:
+                self.phase = P_HEAD
+                self._arm(self.frontend.timeout("http-request") or self.frontend.timeout("client"))
+            return
+        if end > self.bufsize:
+            self._reject(400, "PR", bytes(buf))
+            return
+        now = time.monotonic()
+        raw = bytes(buf[:end])
+        del buf[:end]
+        start = self.m_req_start or now
+        st = Stream(self, start)
+        st.t_idle = int((start - (self.m_idle_from or self.m_accept)) * 1000)
+        self.m_req_start = now if buf else 0.0
+        st.m_head = now
+        self.stream = st
+        self.nreq += 1
+        fe = self.frontend
+        fc = fe.fe_counters
+        fc.cum_req += 1
+        fc.req_rate.add()
+        try:
+            head = parse_request_head(raw)
+        except H1Error as exc:
+            self._reject(400, "PR", raw, exc.pos)
+            return
+        st.head = head
+        st.method, st.uri, st.http_version = head.method, head.uri, head.version
+        self.http10 = head.http10
+        self.keep_alive = request_keeps_alive(head) and fe.http_keepalive
+        if head.chunked:
+            self.req_chunked = ChunkedReader()
+            self.req_left = -1
+            self.req_done = False
+        elif head.content_length:
+            self.req_chunked = None
+            self.req_left = head.content_length
+            self.req_done = False
+        else:
+            self.req_chunked = None
+            self.req_left = 0
+            self.req_done = True
+        self.phase = P_WAIT_RESP
+        self.expire = 0.0
+        self.resp_started = False
+        self.srv_fin = False
+        # frontend rules, then routing
+        if fe.http_req_rules is not None:
+            verdict = fe.http_req_rules(st, head)
+            if verdict is not None:
+                self._local_response(*verdict)
+                return
+        be = fe.route(st, head)
+        if be is None:
+            self._reply_error(503, "SC")
+            return
+        self.backend = be
+        st.backend = be
+        st.backend_name = be.name
+        if be is not fe:
+            be.be_counters.cum_req += 1
+            if be.http_req_rules is not None:
+                verdict = be.http_req_rules(st, head)
+                if verdict is not None:
+                    self._local_response(*verdict)
+                    return
+        self.out_head = self._outgoing_head(head, be)
+        self.tries = 0
+        if not self.req_done and buf:
+            data = bytes(buf)
+            buf.clear()
+            self._request_body(data)
+        self._assign()
+
+    def _outgoing_head(self, head: Head, be: Proxy) -> bytes:
+        raw = head.raw
+        add = b""
+        ff = self.frontend.forwardfor or be.forwardfor
+        if ff is not None and not ff["skip"](self.client_ip):
+            if not (ff["if_none"] and head.get(ff["lname"]) is not None):
+                add += ff["name"] + b": " + self.client_ip.encode() + b"\r\n"
+        ot = self.frontend.originalto or be.originalto
+        if ot is not None and not ot["skip"](self.frontend_ip):
+            add += ot["name"] + b": " + self.frontend_ip.encode() + b"\r\n"
+        if add:
+            cut = len(raw) - (2 if raw.endswith(b"\r\n") else 1)
+            raw = raw[:cut] + add + raw[cut:]
+        return raw
+
+    def _request_body(self, data: bytes) -> None:
+        """Forward request body bytes as received; keep what follows the body."""
+        st = self.stream
+        back = self.back
+        n = len(data)
+        if self.req_chunked is not None:
+            try:
+                end, done = self.req_chunked.feed(data, 0)
+            except H1Error:
+                self.frontend.fe_counters.failed_req += 1
+                self._abort_both("CR")
+                return
+        else:
+            take = min(self.req_left, n)
+            self.req_left -= take
+            end, done = take, self.req_left == 0
+        body = data if end == n else data[:end]
+        st.bytes_in += end  # type: ignore[union-attr]
+        if back is not None and self.phase not in (P_QUEUE, P_CONNECT):
+            back.write(body)
+        else:
+            self.out_head += body
+            if len(self.out_head) > self.bufsize * 4:
+                self.pause_client_reading()
+        if done:
+            self.req_done = True
+            self.req_chunked = None
+        if end != n:
+            self.buf += data[end:]
+        if self.phase == P_WAIT_RESP and self.expire == 0.0:
+            self._arm(self.backend.timeout("server") if self.backend else 0)  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------ server choice
+
+    def _assign(self) -> None:
+        be = self.backend
+        st = self.stream
+        assert be is not None and st is not None
+        if be.balancer is None or not be.servers:
+            self._reply_error(503, "SC")
+            return
+        srv = be.pick(st)
+        if srv is None:
+            if not be.has_usable_server():
+                self._reply_error(503, "SC")
+                return
+            # every usable server is full: wait in the queue
+            st.m_queue = 0.0
+            self.phase = P_QUEUE
+            timeout = be.timeout("queue") or be.timeout("connect")
+            q = QueuedStream(self._granted, self._queue_expired, 0.0, st)
+            self.queued = q
+            be.enqueue(q)
+            self._arm(timeout)
+            return
+        be.take(srv)
+        self._use_server(srv)
+
+    def _granted(self, srv: Server) -> None:
+        self.queued = None
+        if self.closed:
+            self.backend.release(srv)  # type: ignore[union-attr]
+            return
+        self._use_server(srv)
+
+    def _queue_expired(self) -> None:
+        self.queued = None
+        self._reply_error(503, "sQ")
+
+    def _use_server(self, srv: Server) -> None:
+        st = self.stream
+        assert st is not None
+        now = time.monotonic()
+        st.m_queue = now
+        self.server = srv
+        st.server = srv
+        st.server_name = srv.name
+        st.server_ip = srv.host
+        st.server_port = srv.port
+        st.srv_conn = srv.served
+        sc = srv.counters
+        sc.cum_sess += 1
+        sc.sess_rate.add()
+        sc.last_sess = self.state.now_sec
+        if srv.served > sc.max_sess:
+            sc.max_sess = srv.served
+        sc.cur_sess = srv.served
+        self._connect(srv)
+
+    def _connect(self, srv: Server) -> None:
+        be = self.backend
+        assert be is not None
+        self.phase = P_CONNECT
+        back = None
+        if be.conf.http_reuse != "never":
+            idle = srv.idle
+            while idle:
+                cand = idle.pop()
+                cand.idle = False
+                if not cand.closed and cand.transport is not None and not (
+                    cand.transport.is_closing()
+                ):
+                    back = cand
+                    break
+        if back is not None:
+            back.was_reused = True
+            srv.counters.reuse += 1
+            self._attach(back)
+            self._connected()
+            return
+        back = BackConn(srv, self)
+        back.start_request(self, self.stream.method)  # type: ignore[union-attr]
+        self.back = back
+        srv.counters.connect += 1
+        self._arm(be.timeout("connect"))
+        loop = self.state.loop
+        fut = loop.create_connection(lambda: back, srv.host, srv.port)
+        task = loop.create_task(fut)
+        task.add_done_callback(lambda t: self._connect_done(t, back))
+
+    def _attach(self, back: BackConn) -> None:
+        back.start_request(self, self.stream.method)  # type: ignore[union-attr]
+        self.back = back
+
+    def _connect_done(self, task: asyncio.Task, back: BackConn) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if back is not self.back or self.closed or self.phase != P_CONNECT:
+            if exc is None:
+                back.close()
+            return
+        if exc is not None:
+            self._connect_failed()
+            return
+        self._connected()
+
+    def _connected(self) -> None:
+        st = self.stream
+        back = self.back
+        assert st is not None and back is not None
+        st.m_connect = time.monotonic()
+        tr = back.transport
+        if tr is not None:
+            sock = tr.get_extra_info("sockname")
+            if isinstance(sock, tuple):
+                st.backend_src_ip, st.backend_src_port = sock[0], sock[1]
+        self.phase = P_WAIT_RESP
+        out = self.out_head
+        self.out_head = b""
+        back.write(out)
+        self._arm(self.backend.timeout("server"))  # type: ignore[union-attr]
+        if self.reading_paused and len(self.buf) < self.bufsize:
+            self.resume_client_reading()
+
+    def _connect_failed(self) -> None:
+        be = self.backend
+        srv = self.server
+        st = self.stream
+        assert be is not None and srv is not None and st is not None
+        self.back = None
+        srv.counters.failed_conns += 1
+        be.be_counters.failed_conns += 1
+        if self.tries < be.retries:
+            self.tries += 1
+            st.retries += 1
+            srv.counters.retries += 1
+            be.be_counters.retries += 1
+            if self.tries == be.retries and be.options.get("redispatch") and len(be.servers) > 1:
+                other = be.pick(st, srv)
+                if other is not None and other is not srv:
+                    be.release(srv)
+                    be.take(other)
+                    st.redispatched = True
+                    other.counters.redispatches += 1
+                    be.be_counters.redispatches += 1
+                    self._use_server(other)
+                    return
+            self._connect(srv)
+            return
+        self._reply_error(503, "SC")
+
+    # ------------------------------------------------------------ responses
+
+    def send_interim(self, raw: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(raw)
+
+    def response_head(self, head: Head, raw: bytes) -> None:
+        st = self.stream
+        assert st is not None
+        st.m_response = time.monotonic()
+        st.status = head.status
+        self.phase = P_RESP
+        self.resp_started = True
+        st.bytes_out += len(raw)
+        self.transport.write(raw)  # type: ignore[union-attr]
+        self._arm(self.backend.timeout("server"))  # type: ignore[union-attr]
+
+    def send_from_server(self, data: bytes) -> None:
+        st = self.stream
+        if st is not None:
+            st.bytes_out += len(data)
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def response_done(self, back: BackConn) -> None:
+        st = self.stream
+        if st is None:
+            return
+        reuse = back.reusable and self.req_done
+        self._end_stream(reuse=reuse)
+        if self.closed:
+            return
+        if not self.keep_alive or not self.req_done:
+            self._close()
+            return
+        self.phase = P_IDLE
+        self.m_idle_from = time.monotonic()
+        fe = self.frontend
+        self._arm(
+            fe.timeout("http-keep-alive") or fe.timeout("http-request") or fe.timeout("client")
+        )
+        if self.reading_paused:
+            self.resume_client_reading()
+        if self.buf:
+            self._next_request()
+
+    def server_failed(self, status: int, term: str, raw: bytes = b"") -> None:
+        be = self.backend
+        if be is not None:
+            be.be_counters.failed_resp += 1
+        if self.server is not None:
+            self.server.counters.failed_resp += 1
+        if raw:
+            self.state.errors.capture(be, "response", raw, self)
+        if self.resp_started:
+            self._abort_both(term)
+        else:
+            self._reply_error(status, term)
+
+    def server_closed(self, back: BackConn) -> None:
+        """The server closed before the response was complete."""
+        if back.was_reused and not back.got_bytes and self.tries < 1 and self.server:
+            # an idle connection the server had already closed: try a fresh one
+            self.tries += 1
+            self.back = None
+            self._connect(self.server)
+            return
+        if self.server is not None:
+            self.server.counters.srv_aborts += 1
+        if self.backend is not None:
+            self.backend.be_counters.srv_aborts += 1
+        if self.resp_started:
+            self._abort_both("SD")
+        else:
+            self.server_failed(502, "SH")
+
+    def abort_from_server(self) -> None:
+        self._abort_both("SD")
+
+    # ------------------------------------------------------------ tunnel (upgrade)
+
+    def start_tunnel(self) -> None:
+        self.phase = P_TUNNEL
+        self.req_done = True
+        self._arm(self.state.tunnel_timeout(self))
+        if self.buf:
+            data = bytes(self.buf)
+            self.buf.clear()
+            self.back.write(data)  # type: ignore[union-attr]
+
+    def server_half_closed(self) -> None:
+        if self.transport is not None and self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def tunnel_closed(self) -> None:
+        self._end_stream(reuse=False)
+        self._close()
+
+    # ------------------------------------------------------------ endings
+
+    def _end_stream(self, reuse: bool) -> None:
+        st = self.stream
+        if st is None:
+            return
+        self.stream = None
+        if self.queued is not None and self.backend is not None:
+            self.backend.unqueue(self.queued)
+            self.queued = None
+        back = self.back
+        self.back = None
+        srv = self.server
+        self.server = None
+        be = self.backend
+        if back is not None:
+            if reuse and srv is not None and back.park(self._idle_timeout(be)):
+                pass
+            else:
+                back.abort() if not reuse else back.close()
+        if srv is not None and be is not None:
+            be.release(srv)
+            srv.counters.cur_sess = srv.served
+        self.state.stream_done(self, st)
+
+    def _idle_timeout(self, be: Proxy | None) -> float:
+        return (be.timeout("server") if be is not None else 0) or 10.0
+
+    def _close(self) -> None:
+        self.phase = P_CLOSING
+        self.expire = 0.0
+        if self.transport is not None:
+            self.transport.close()
+
+    def _abort_both(self, term: str) -> None:
+        st = self.stream
+        if st is not None:
+            st.term_state = term
+        self._end_stream(reuse=False)
+        self.closed_by_us()
+
+    def closed_by_us(self) -> None:
+        self.phase = P_CLOSING
+        self.expire = 0.0
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _reply_error(self, status: int, term: str) -> None:
+        """Answer with HAProxy's error page for `status` and end the exchange."""
+        st = self.stream
+        fe = self.frontend
+        page = (self.backend or fe).error_page(status)
+        if st is not None:
+            st.status = status
+            st.term_state = term
+            st.bytes_out += len(page)
+            if status == 503 and self.backend is not None and term != "PR":
+                pass
+        self.keep_alive = False
+        if self.transport is not None and not self.closed:
+            self.transport.write(page)
+        self._end_stream(reuse=False)
+        self._close()
+
+    def _reject(self, status: int, term: str, raw: bytes, pos: int = 0) -> None:
+        fe = self.frontend
+        fe.fe_counters.failed_req += 1
+        self.state.errors.capture(fe, "request", raw, self, pos)
+        if self.stream is None:
+            self.stream = Stream(self, self.m_idle_from or self.m_accept)
+            self.stream.m_head = time.monotonic()
+        self._reply_error(status, term)
+
+    def _log_bad(self, status: int, term: str, raw: bytes) -> None:
+        st = Stream(self, self.m_idle_from or self.m_accept)
+        st.status = status if status != 408 else -1
+        st.term_state = term
+        self.state.stream_done(self, st)
+
+    def _local_response(self, status: int, data: bytes, close: bool, term: str = "PR") -> None:
+        """A response made by the proxy itself (http-request return/deny)."""
+        st = self.stream
+        assert st is not None
+        st.status = status
+        st.term_state = term if status >= 400 else "--"
+        st.bytes_out += len(data)
+        if close or not self.req_done:
+            self.keep_alive = False
+        if self.transport is not None:
+            self.transport.write(data)
+        if not self.req_done and self.req_left > 0 and len(self.buf) >= self.req_left:
+            del self.buf[: self.req_left]
+            self.req_done = True
+        self._end_stream(reuse=False)
+        if not self.keep_alive:
+            self._close()
+            return
+        self.phase = P_IDLE
+        self.m_idle_from = time.monotonic()
+        fe = self.frontend
+        self._arm(
+            fe.timeout("http-keep-alive") or fe.timeout("http-request") or fe.timeout("client")
+        )
+        if self.buf:
+            self.state.loop.call_soon(self._next_request)
+
+    # ------------------------------------------------------------ timeouts
+
+    def on_timeout(self) -> None:
+        phase = self.phase
+        self.expire = 0.0
+        if phase == P_IDLE:
+            self._close()
+        elif phase == P_HEAD:
+            if self.nreq == 0 or self.buf:
+                self._reject(408, "cR", bytes(self.buf))
+                self.frontend.fe_counters.failed_req -= 0
+            else:
+                self._close()
+        elif phase == P_QUEUE:
+            if self.queued is not None and self.backend is not None:
+                self.backend.unqueue(self.queued)
+                self.queued = None
+            self._reply_error(503, "sQ")
+        elif phase == P_CONNECT:
+            if self.back is not None:
+                self.back.abort()
+                self.back = None
+            self._connect_failed_timeout()
+        elif phase in (P_WAIT_RESP, P_RESP):
+            if not self.req_done and phase == P_WAIT_RESP and self.back is None:
+                self._reply_error(408, "cD")
+            elif self.resp_started:
+                self._abort_both("sD")
+            else:
+                if self.server is not None:
+                    self.server.counters.failed_resp += 1
+                self._reply_error(504, "sH")
+        elif phase == P_TUNNEL:
+            self._abort_both("sD")
+        else:
+            if self.transport is not None:
+                self.transport.abort()
+
+    def _connect_failed_timeout(self) -> None:
+        self._connect_failed()
+        if self.stream is not None and self.phase == P_CLOSING:
+            self.stream.term_state = "sC"

@@ -1,0 +1,295 @@
+"""Sans-IO HTTP/1 framing: find message heads, read the few headers the proxy
+needs in one pass, and count body bytes so they can be forwarded unchanged.
+
+Why not httptools here: its parser reports no byte offsets, so a proxy that
+forwards pipelined messages as received (the cheap path measured in
+`performance.md`) cannot tell where one message ends inside a read. These
+functions keep the raw bytes, apply HAProxy's rules on ambiguous framing
+(request smuggling), and leave the message untouched unless a rule edits it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Header lines the proxy itself acts on, matched in one regex pass over the head.
+_HOP = re.compile(
+    rb"\n(content-length|transfer-encoding|connection|host|upgrade|expect)[ \t]*:[ \t]*"
+    rb"([^\r\n]*?)[ \t]*\r?(?=\n)",
+    re.I,
+)
+# Anything HAProxy refuses inside a head: NUL and control characters, a CR not
+# followed by LF, or a header line that does not start with a token then ':'.
+_BAD_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+_BAD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:|\r?\n)")
+_REQ_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) (HTTP/1\.[01])\r?\n")
+_RESP_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_TOKEN_SPLIT = re.compile(rb"[ \t]*,[ \t]*")
+
+
+class H1Error(Exception):
+    """A message the proxy must refuse: `status` is the error to answer with
+    (400 for requests, 502 for responses), `pos` where the problem was found."""
+
+    def __init__(self, status: int, reason: str, pos: int = 0) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.pos = pos
+
+
+def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
+    """Index just past the blank line that ends a head, or -1 if not there yet."""
+    m = _HEAD_END.search(buf, start)
+    return m.end() if m else -1
+
+
+class Head:
+    """What the proxy needs from a request or response head; the raw bytes stay in `raw`."""
+
+    __slots__ = (
+        "raw",
+        "method",
+        "uri",
+        "version",
+        "status",
+        "reason",
+        "host",
+        "content_length",
+        "chunked",
+        "conn_close",
+        "conn_keepalive",
+        "conn_upgrade",
+        "upgrade",
+        "expect_continue",
+        "_headers",
+    )
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.method = b""
+        self.uri = b""
+        self.version = b"HTTP/1.1"
+        self.status = 0
+        self.reason = b""
+        self.host: bytes | None = None
+        self.content_length: int | None = None
+        self.chunked = False
+        self.conn_close = False
+        self.conn_keepalive = False
+        self.conn_upgrade = False
+        self.upgrade: bytes | None = None
+        self.expect_continue = False
+        self._headers: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def http10(self) -> bool:
+        return self.version == b"HTTP/1.0"
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """All header fields (name as written, value trimmed), built on first use."""
+        if self._headers is None:
+            out = []
+            lines = self.raw.split(b"\n")[1:]
+            for line in lines:
+                line = line.rstrip(b"\r")
+                if not line:
+                    break
+                name, _, value = line.partition(b":")
+                out.append((name, value.strip(b" \t")))
+            self._headers = out
+        return self._headers
+
+    def get(self, lname: bytes) -> bytes | None:
+        """The first value of a header (lower-case name), or None."""
+        for name, value in self.headers():
+            if name.lower() == lname:
+                return value
+        return None
+
+    def get_all(self, lname: bytes) -> list[bytes]:
+        return [v for n, v in self.headers() if n.lower() == lname]
+
+    @property
+    def path(self) -> bytes:
+        uri = self.uri
+        if uri[:1] != b"/" and b"://" in uri:
+            rest = uri.split(b"://", 1)[1]
+            slash = rest.find(b"/")
+            uri = rest[slash:] if slash >= 0 else b"/"
+        q = uri.find(b"?")
+        return uri if q < 0 else uri[:q]
+
+    @property
+    def query(self) -> bytes | None:
+        q = self.uri.find(b"?")
+        return None if q < 0 else self.uri[q + 1 :]
+
+
+def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
+    status = 400 if is_request else 502
+    m = _BAD_BYTE.search(raw)
+    if m:
+        raise H1Error(status, "invalid character in head", m.start())
+    m = _BAD_LINE.search(raw, raw.find(b"\n"))
+    if m and m.start() < len(raw) - 2:
+        raise H1Error(status, "malformed header line", m.start() + 1)
+    cl: int | None = None
+    te_seen = False
+    for m in _HOP.finditer(raw):
+        name = m.group(1).lower()
+        value = m.group(2)
+        if name == b"content-length":
+            for part in _TOKEN_SPLIT.split(value):
+                if not part.isdigit() or len(part) > 18:
+                    raise H1Error(status, "invalid content-length", m.start(2))
+                v = int(part)
+                if cl is not None and v != cl:
+                    raise H1Error(status, "conflicting content-length", m.start(2))
+                cl = v
+        elif name == b"transfer-encoding":
+            te_seen = True
+            codings = [c.lower() for c in _TOKEN_SPLIT.split(value) if c]
+            if h.chunked or not codings:
+                # chunked applied twice, or an empty value
+                raise H1Error(status, "invalid transfer-encoding", m.start(2))
+            if b"chunked" in codings[:-1]:
+                raise H1Error(status, "chunked is not the final coding", m.start(2))
+            if codings[-1] == b"chunked":
+                h.chunked = True
+            elif is_request:
+                raise H1Error(status, "unsupported transfer-encoding", m.start(2))
+        elif name == b"connection":
+            for tok in _TOKEN_SPLIT.split(value.lower()):
+                if tok == b"close":
+                    h.conn_close = True
+                elif tok == b"keep-alive":
+                    h.conn_keepalive = True
+                elif tok == b"upgrade":
+                    h.conn_upgrade = True
+        elif name == b"host":
+            if h.host is not None and is_request and h.host != value:
+                raise H1Error(status, "several host headers", m.start(2))
+            h.host = value
+        elif name == b"upgrade":
+            h.upgrade = value
+        elif name == b"expect":
+            if value.lower() == b"100-continue":
+                h.expect_continue = True
+    if te_seen:
+        if is_request and h.version == b"HTTP/1.0":
+            raise H1Error(status, "transfer-encoding in HTTP/1.0", 0)
+        # Transfer-Encoding wins over Content-Length; the latter is dropped when forwarding.
+        h.content_length = None
+        if cl is not None:
+            h._headers = None
+            h.raw = _drop_header(raw, b"content-length")
+    else:
+        h.content_length = cl
+
+
+def _drop_header(raw: bytes, lname: bytes) -> bytes:
+    lines = raw.split(b"\n")
+    keep = [lines[0]]
+    for line in lines[1:]:
+        if line.split(b":", 1)[0].strip().lower() == lname:
+            continue
+        keep.append(line)
+    return b"\n".join(keep)
+
+
+def parse_request_head(raw: bytes) -> Head:
+    """Parse a complete request head (ending with its blank line)."""
+    m = _REQ_LINE.match(raw)
+    if m is None:
+        raise H1Error(400, "invalid request line", 0)
+    h = Head(raw)
+    h.method, h.uri, h.version = m.group(1), m.group(2), m.group(3)
+    _scan_common(h, raw, True)
+    if h.version == b"HTTP/1.1" and h.host is None:
+        raise H1Error(400, "missing host header", 0)
+    return h
+
+
+def parse_response_head(raw: bytes) -> Head:
+    m = _RESP_LINE.match(raw)
+    if m is None:
+        raise H1Error(502, "invalid status line", 0)
+    h = Head(raw)
+    h.version = m.group(1)
+    h.status = int(m.group(2))
+    h.reason = m.group(3) or b""
+    _scan_common(h, raw, False)
+    return h
+
+
+def request_keeps_alive(h: Head) -> bool:
+    if h.version == b"HTTP/1.1":
+        return not h.conn_close
+    return h.conn_keepalive and not h.conn_close
+
+
+def response_has_body(status: int, method: bytes) -> bool:
+    return not (method == b"HEAD" or 100 <= status < 200 or status in (204, 304))
+
+
+class ChunkedReader:
+    """Walks a chunked body to find where it ends, without copying it."""
+
+    __slots__ = ("state", "left", "line")
+
+    SIZE, DATA, DATA_CRLF, TRAILER, DONE = range(5)
+
+    def __init__(self) -> None:
+        self.state = self.SIZE
+        self.left = 0
+        self.line = b""
+
+    def feed(self, data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[int, bool]:
+        """Consume from `pos`; return (position after what was consumed, finished)."""
+        n = len(data)
+        while pos < n:
+            st = self.state
+            if st == self.DATA:
+                take = min(self.left, n - pos)
+                pos += take
+                self.left -= take
+                if self.left == 0:
+                    self.state = self.DATA_CRLF
+                continue
+            nl = bytes(data[pos : min(n, pos + 4096)]).find(b"\n")
+            if nl < 0:
+                self.line += bytes(data[pos:n])
+                if len(self.line) > 4096:
+                    raise H1Error(400, "chunk line too long", pos)
+                return n, False
+            line = self.line + bytes(data[pos : pos + nl])
+            self.line = b""
+            pos += nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if st == self.SIZE:
+                size_txt = line.split(b";", 1)[0].strip(b" \t")
+                if not size_txt or len(size_txt) > 15:
+                    raise H1Error(400, "invalid chunk size", pos)
+                try:
+                    size = int(size_txt, 16)
+                except ValueError:
+                    raise H1Error(400, "invalid chunk size", pos) from None
+                if not all(c in b"0123456789abcdefABCDEF" for c in size_txt):
+                    raise H1Error(400, "invalid chunk size", pos)
+                if size == 0:
+                    self.state = self.TRAILER
+                else:
+                    self.left = size
+                    self.state = self.DATA
+            elif st == self.DATA_CRLF:
+                if line:
+                    raise H1Error(400, "missing CRLF after chunk", pos)
+                self.state = self.SIZE
+            elif st == self.TRAILER:
+                if not line:
+                    self.state = self.DONE
+                    return pos, True
+        return pos, self.state == self.DONE

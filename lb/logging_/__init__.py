@@ -1,0 +1,1 @@
+"""Implementation of :mod:`lb.log`; import from ``lb.log``."""

@@ -1,0 +1,212 @@
+"""A live proxy: a frontend, a backend, or both (`listen`).
+
+The frontend side owns listeners, its connection count and `maxconn`; the
+backend side owns servers, the balancer and the queue. Streams ask the
+backend for a server with `assign` and give it back with `release`; a stream
+that finds every server full waits in the queue until a slot frees or
+`timeout queue` expires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from lb.balance import make_balancer
+from lb.counters import Counters
+from lb.server import Server
+
+if TYPE_CHECKING:
+    from lb.config.model import ProxyConf
+    from lb.state import State
+
+PR_CAP_FE = 0x01
+PR_CAP_BE = 0x02
+
+
+class QueuedStream:
+    """A stream waiting for a server: `grant(srv)` or `expire()` ends the wait."""
+
+    __slots__ = ("grant", "expire", "since", "deadline", "done", "ctx", "server")
+
+    def __init__(self, grant: Any, expire: Any, deadline: float, ctx: Any) -> None:
+        self.grant = grant
+        self.expire = expire
+        self.since = time.monotonic()
+        self.deadline = deadline
+        self.done = False
+        self.ctx = ctx
+        self.server: Server | None = None
+
+
+class Proxy:
+    def __init__(self, state: State, conf: ProxyConf) -> None:
+        self.state = state
+        self.conf = conf
+        self.name = conf.name
+        self.puid = conf.puid
+        self.mode = conf.mode
+        self.cap = (PR_CAP_FE if conf.is_frontend else 0) | (PR_CAP_BE if conf.is_backend else 0)
+        self.options = conf.options
+        self.timeouts = conf.timeouts
+        self.fe_counters = Counters()
+        self.be_counters = Counters()
+        self.maxconn = conf.maxconn
+        self.feconn = 0
+        self.beconn = 0
+        self.disabled = conf.disabled
+        self.paused = False
+        self.stopped = False
+        self.listeners: list[Any] = []
+        self.retries = conf.retries
+        self.servers: list[Server] = [Server(self, s) for s in conf.servers] if self.is_backend else []
+        self.queue: deque[QueuedStream] = deque()
+        self.balancer = (
+            make_balancer(
+                conf.balance[0],
+                list(conf.balance[1]),
+                list(conf.hash_type),
+                self.servers,
+                bool(conf.options.get("allbackups")),
+            )
+            if self.is_backend
+            else None
+        )
+        self.last_change = time.monotonic()
+        self.down_trans = 0
+        self.was_available = True
+        self.default_backend: Proxy | None = None
+        # filled at build time by lb.state / lb.rules
+        self.http_req_rules: Any = None
+        self.switching_rules: list[Any] = []
+        self.logger: Any = None
+        self.log_format: Any = None
+        self.error_pages: dict[int, bytes] = {}
+        self.forwardfor: dict[str, Any] | None = None
+        self.originalto: dict[str, Any] | None = None
+        self.http_keepalive = True
+        self.log_stream: Any = None
+
+    def route(self, st: Any, head: Any) -> Proxy | None:
+        """The backend for a stream; replaced at build time by the compiled rules."""
+        return self if self.is_backend else None
+
+    def error_page(self, status: int) -> bytes:
+        from lb.http.errors import error_response
+
+        return error_response(status)
+
+    # ------------------------------------------------------------ capabilities
+
+    @property
+    def is_frontend(self) -> bool:
+        return bool(self.cap & PR_CAP_FE)
+
+    @property
+    def is_backend(self) -> bool:
+        return bool(self.cap & PR_CAP_BE)
+
+    def timeout(self, name: str) -> float:
+        """A timeout in seconds (0 means none)."""
+        return self.timeouts.get(name, 0) / 1000.0
+
+    def server(self, name: str) -> Server | None:
+        for s in self.servers:
+            if s.name == name:
+                return s
+        return None
+
+    # ------------------------------------------------------------ backend side
+
+    def servers_changed(self) -> None:
+        if self.balancer is not None:
+            self.balancer.rebuild()
+
+    def has_usable_server(self) -> bool:
+        return any(s.eligible for s in self.servers)
+
+    def check_no_server_left(self) -> None:
+        avail = self.has_usable_server()
+        if self.was_available and not avail:
+            self.down_trans += 1
+            self.last_change = time.monotonic()
+            self.state.notify("alert", f"backend '{self.name}' has no server available!", self)
+        elif avail and not self.was_available:
+            self.last_change = time.monotonic()
+        self.was_available = avail
+
+    def pick(self, ctx: Any, avoid: Server | None = None) -> Server | None:
+        """A server with a free slot, or None (none usable, or all full)."""
+        bal = self.balancer
+        srv = bal.pick(ctx, avoid)
+        if srv is None or not srv.is_full:
+            return srv
+        for _ in range(len(self.servers)):
+            srv = bal.pick(ctx, srv)
+            if srv is None or not srv.is_full:
+                return srv
+        return None
+
+    def take(self, srv: Server) -> None:
+        srv.served += 1
+        srv.counters.cum_lbconn += 1
+        self.beconn += 1
+        self.be_counters.cum_lbconn += 1
+        self.balancer.on_take(srv)
+
+    def release(self, srv: Server) -> None:
+        srv.served -= 1
+        self.beconn -= 1
+        self.balancer.on_release(srv)
+        self.dequeue(srv)
+
+    def enqueue(self, q: QueuedStream, srv: Server | None = None) -> None:
+        target = srv.queue if srv is not None else self.queue
+        target.append(q)
+        n = len(target)
+        c = srv.counters if srv is not None else self.be_counters
+        c.nbpend = n
+        if n > c.nbpend_max:
+            c.nbpend_max = n
+        self.state.queued.add(q)
+
+    def dequeue(self, srv: Server) -> None:
+        """A slot may have freed on `srv`: hand it to the oldest waiter."""
+        while (srv.queue or self.queue) and srv.eligible and not srv.is_full:
+            src = srv.queue if srv.queue else self.queue
+            q = src.popleft()
+            self.state.queued.discard(q)
+            if q.done:
+                continue
+            q.done = True
+            self.take(srv)
+            q.grant(srv)
+        srv.counters.nbpend = len(srv.queue)
+        self.be_counters.nbpend = len(self.queue)
+
+    def unqueue(self, q: QueuedStream) -> None:
+        q.done = True
+        self.state.queued.discard(q)
+        try:
+            self.queue.remove(q)
+        except ValueError:
+            for s in self.servers:
+                try:
+                    s.queue.remove(q)
+                    break
+                except ValueError:
+                    pass
+        self.be_counters.nbpend = len(self.queue)
+
+    # ------------------------------------------------------------ frontend side
+
+    def pause(self) -> None:
+        self.paused = True
+        for lst in self.listeners:
+            lst.pause()
+
+    def resume(self) -> None:
+        self.paused = False
+        for lst in self.listeners:
+            lst.resume()

@@ -1,0 +1,150 @@
+"""`http-request` actions compiled into one callable per proxy.
+
+The compiled callable takes `(stream, head)` and returns None to let the
+request go on, or `(status, response_bytes, close)` when an action answers
+by itself (return, deny). Actions register in `HTTP_REQUEST_ACTIONS`; a rule
+that does not apply costs one condition call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lb.acl import AclError, AclSet, compile_condition
+from lb.config.errors import ConfigError
+from lb.config.model import Rule
+from lb.http import errors as http_errors
+from lb.http.h1 import Head
+
+Verdict = tuple[int, bytes, bool] | None
+Action = Callable[[Any, Head], Verdict | bool]
+ActionBuilder = Callable[[list[str], Rule, Any], tuple[Action, list[str]]]
+
+HTTP_REQUEST_ACTIONS: dict[str, ActionBuilder] = {}
+STOP = True  # an action result meaning "stop evaluating, let the request go"
+
+
+def action(name: str) -> Callable[[ActionBuilder], ActionBuilder]:
+    def deco(fn: ActionBuilder) -> ActionBuilder:
+        HTTP_REQUEST_ACTIONS[name] = fn
+        return fn
+
+    return deco
+
+
+def _split_cond(words: list[str]) -> tuple[list[str], list[str]]:
+    for i, w in enumerate(words):
+        if w in ("if", "unless"):
+            return words[:i], words[i:]
+    return words, []
+
+
+@action("return")
+def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    status = 200
+    ctype: str | None = None
+    body = b""
+    hdrs: list[tuple[bytes, bytes]] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "status":
+            status = int(args[i + 1])
+            i += 2
+        elif a == "content-type":
+            ctype = args[i + 1]
+            i += 2
+        elif a in ("string", "lf-string"):
+            body = args[i + 1].encode()
+            i += 2
+        elif a in ("file", "lf-file"):
+            try:
+                body = Path(args[i + 1]).read_bytes()
+            except OSError as exc:
+                raise ValueError(f"failed to open file '{args[i + 1]}' : {exc.strerror}") from None
+            i += 2
+        elif a == "errorfile":
+            body = b""
+            i += 2
+        elif a == "hdr":
+            hdrs.append((args[i + 1].encode(), args[i + 2].encode()))
+            i += 3
+        elif a == "default-errorfiles":
+            i += 1
+        else:
+            break
+    if body and ctype is None:
+        raise ValueError("'http-request return' : a content-type must be set when a payload is used")
+    rest = args[i:]
+    keep = http_errors.build_return_response(status, ctype, body, hdrs)
+    close = http_errors.build_return_response(status, ctype, body, hdrs)
+
+    def run(st: Any, head: Head) -> Verdict:
+        return (status, keep, False) if keep is not None else (status, close, True)
+
+    return run, rest
+
+
+@action("deny")
+def _deny(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    status = 403
+    rest = args
+    if len(args) >= 2 and args[0] == "deny_status":
+        status = int(args[1])
+        rest = args[2:]
+
+    def run(st: Any, head: Head) -> Verdict:
+        proxy.fe_counters.denied_req += 1
+        return (status, proxy.error_page(status), True)
+
+    return run, rest
+
+
+@action("allow")
+def _allow(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    return (lambda st, head: STOP), args
+
+
+def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callable | None:
+    if not rules:
+        return None
+    steps: list[tuple[Callable[[Any], bool] | None, Action]] = []
+    for r in rules:
+        words = list(r.words)
+        name = words[0]
+        builder = HTTP_REQUEST_ACTIONS.get(name)
+        if builder is None:
+            raise ConfigError(
+                r.where.file,
+                r.where.line,
+                f"'http-request {name}' : unknown or unsupported action '{name}'.",
+            )
+        try:
+            act, rest = builder(words[1:], r, proxy)
+            _, cond_words = _split_cond(rest)
+            extra = rest[: len(rest) - len(cond_words)]
+            if extra:
+                raise ValueError(f"'http-request {name}' : unexpected argument '{extra[0]}'.")
+            cond = compile_condition(cond_words, acls) if cond_words else None
+        except (AclError, ValueError, IndexError) as exc:
+            raise ConfigError(
+                r.where.file,
+                r.where.line,
+                f"error detected while parsing an 'http-request {name}' rule : {exc}",
+            ) from None
+        steps.append((cond, act))
+
+    def run(st: Any, head: Head) -> Verdict:
+        for cond, act in steps:
+            if cond is None or cond(st):
+                v = act(st, head)
+                if v is None:
+                    continue
+                if v is STOP:
+                    return None
+                return v  # type: ignore[return-value]
+        return None
+
+    return run

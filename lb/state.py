@@ -1,0 +1,412 @@
+"""The live state: every proxy, server and listener built from one model.
+
+All doors (listeners, the stats socket, the master) work on this object.
+Building never re-reads text; starting opens sockets and timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lb import counters as counters_mod
+from lb.acl import AclError, AclSet, compile_condition
+from lb.config.errors import ConfigError
+from lb.config.model import Config, ProxyConf
+from lb.errors_capture import ErrorCapture
+from lb.http import errors as http_errors
+from lb.listener import Listener, open_listen_socket
+from lb.proxy import Proxy
+from lb.rules import compile_http_request
+from lb.stream import Stream
+
+SWEEP_INTERVAL = 0.05
+
+
+class State:
+    def __init__(self, cfg: Config, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.cfg = cfg
+        self.loop: asyncio.AbstractEventLoop = loop  # type: ignore[assignment]
+        self.pid = os.getpid()
+        self.start_time = time.time()
+        self.start_mono = time.monotonic()
+        g = cfg.global_
+        self.maxconn = g.maxconn or 4096
+        self.hard_maxconn = self.maxconn
+        self.bufsize = g.bufsize
+        self.actconn = 0
+        self.cum_conns = 0
+        self.cum_reqs = 0
+        self.conn_rate = counters_mod.RateCounter()
+        self.sess_rate = counters_mod.RateCounter()
+        self.req_rate = counters_mod.RateCounter()
+        self.rate_limit_sessions = g.rate_limit_sessions
+        self.conns: set[Any] = set()
+        self.queued: set[Any] = set()
+        self.proxies: list[Proxy] = []
+        self.by_name: dict[str, Proxy] = {}
+        self.listeners: list[Listener] = []
+        self.errors = ErrorCapture()
+        self.stopping = False
+        self.stopped = asyncio.Event() if loop is not None else None
+        self.global_logger: Any = None
+        self.checks: list[Any] = []
+        self.cli_servers: list[Any] = []
+        self.sweeper: asyncio.TimerHandle | None = None
+        self.quiet = False
+        self.on_empty: Callable[[], None] | None = None
+        self.next_sid = 0
+        self._build()
+
+    @property
+    def now_sec(self) -> int:
+        return counters_mod.now_sec()
+
+    # ------------------------------------------------------------ building
+
+    def _build(self) -> None:
+        from lb.logsetup import build_global_logger, build_proxy_logging
+
+        cfg = self.cfg
+        self.global_logger = build_global_logger(cfg.global_, self)
+        for pc in cfg.proxies:
+            p = Proxy(self, pc)
+            self.proxies.append(p)
+            self.by_name.setdefault(pc.name, p)
+        backends = {p.name: p for p in self.proxies if p.is_backend}
+        for p in self.proxies:
+            pc = p.conf
+            p.error_page = self._error_pages(pc)  # type: ignore[method-assign]
+            p.http_keepalive = not pc.options.get("httpclose")
+            p.forwardfor = _header_opt(pc.options.get("forwardfor"))
+            p.originalto = _header_opt(pc.options.get("originalto"))
+            acls = AclSet(pc.acls, None)
+            try:
+                p.http_req_rules = compile_http_request(pc.http_request, acls, p)
+            except ConfigError:
+                raise
+            if p.is_frontend:
+                p.route = self._router(p, pc, backends, acls)  # type: ignore[method-assign]
+            build_proxy_logging(p, self)
+        for p in self.proxies:
+            p.was_available = p.has_usable_server()
+
+    def _error_pages(self, pc: ProxyConf) -> Callable[[int], bytes]:
+        pages: dict[int, bytes] = {}
+        for status, path in pc.errorfiles.items():
+            try:
+                pages[status] = http_errors.load_errorfile(path)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    pc.where.file,
+                    pc.where.line,
+                    f"'errorfile' : error while reading file '{path}' : {exc}",
+                ) from None
+
+        def error_page(status: int) -> bytes:
+            page = pages.get(status)
+            return page if page is not None else http_errors.error_response(status)
+
+        return error_page
+
+    def _router(
+        self, p: Proxy, pc: ProxyConf, backends: dict[str, Proxy], acls: AclSet
+    ) -> Callable[[Stream, Any], Proxy | None]:
+        rules: list[tuple[Callable[[Any], bool] | None, Proxy]] = []
+        for r in pc.use_backends:
+            name = r.words[0]
+            be = backends.get(name)
+            if be is None:
+                continue
+            try:
+                cond = compile_condition(list(r.words[1:]), acls) if len(r.words) > 1 else None
+            except AclError as exc:
+                raise ConfigError(
+                    r.where.file,
+                    r.where.line,
+                    f"error detected while parsing switching rule : {exc}.",
+                ) from None
+            rules.append((cond, be))
+        default = None
+        if pc.default_backend is not None:
+            default = backends.get(pc.default_backend[0])
+        elif p.is_backend:
+            default = p
+        if not rules:
+            return lambda st, head: default
+
+        def route(st: Stream, head: Any) -> Proxy | None:
+            for cond, be in rules:
+                if cond is None or cond(st):
+                    return be
+            return default
+
+        return route
+
+    # ------------------------------------------------------------ running
+
+    def open_sockets(self, inherited: dict[str, Any] | None = None) -> list[Any]:
+        """Bind every listener (or take inherited sockets); returns the sockets."""
+        socks = []
+        for p in self.proxies:
+            if not p.is_frontend or p.conf.disabled:
+                continue
+            for b in p.conf.binds:
+                for a in b.addrs:
+                    key = _sock_key(a)
+                    sock = inherited.pop(key, None) if inherited else None
+                    if sock is None:
+                        try:
+                            sock = open_listen_socket(a)
+                        except OSError as exc:
+                            raise ConfigError(
+                                b.where.file,
+                                b.where.line,
+                                f"Starting {p.conf.kind} {p.name}: cannot bind socket "
+                                f"({exc.strerror}) [{_addr_text(a)}]",
+                            ) from None
+                    socks.append((p, b, a, sock))
+        return socks
+
+    def start(self, loop: asyncio.AbstractEventLoop, socks: list[Any]) -> None:
+        from lb.http.front import FrontConn
+        from lb.tcp import TcpConn
+
+        self.loop = loop
+        self.stopped = asyncio.Event()
+        for p, b, a, sock in socks:
+            ssl_ctx = None
+            if b.options.get("ssl"):
+                from lb.tls import make_server_context
+
+                ssl_ctx = make_server_context(b, self)
+            cls = FrontConn if p.mode == "http" else TcpConn
+
+            def factory(lst: Listener, p: Proxy = p, cls: Any = cls) -> Any:
+                return cls(self, p, lst)
+
+            lst = Listener(loop, sock, factory, b.name, b.maxconn, ssl_ctx, a)
+            p.listeners.append(lst)
+            self.listeners.append(lst)
+            lst.start()
+        for p in self.proxies:
+            for s in p.servers:
+                if s.check_enabled:
+                    self._start_check(p, s)
+        self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    def _start_check(self, p: Proxy, s: Any) -> None:
+        from lb.checksetup import start_check
+
+        chk = start_check(self, p, s)
+        if chk is not None:
+            self.checks.append(chk)
+
+    def _sweep(self) -> None:
+        counters_mod.tick()
+        now = time.monotonic()
+        for c in [c for c in self.conns if c.expire and c.expire <= now]:
+            if c.expire and c.expire <= now:
+                try:
+                    c.on_timeout()
+                except Exception as exc:  # never let one connection stop the sweeper
+                    self.notify("alert", f"internal error on timeout: {exc!r}", None)
+        for p in self.proxies:
+            for s in p.servers:
+                if s.idle:
+                    for b in [b for b in s.idle if b.idle_expire <= now]:
+                        s.idle.remove(b)
+                        b.idle = False
+                        b.close()
+        if self.global_logger is not None:
+            self.global_logger.flush()
+        self.sweeper = self.loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    # ------------------------------------------------------------ accounting
+
+    def conn_opened(self, conn: Any) -> None:
+        self.conns.add(conn)
+        self.actconn += 1
+        self.cum_conns += 1
+        self.conn_rate.add()
+        self.sess_rate.add()
+        fe = conn.frontend
+        fe.feconn += 1
+        c = fe.fe_counters
+        c.cum_conn += 1
+        c.conn_rate.add()
+        c.session_start()
+        if fe.maxconn and fe.feconn >= fe.maxconn:
+            for lst in fe.listeners:
+                lst.pause("fe-maxconn")
+        if self.actconn >= self.maxconn:
+            for lst in self.listeners:
+                lst.pause("global-maxconn")
+
+    def conn_closed(self, conn: Any) -> None:
+        if conn not in self.conns:
+            return
+        self.conns.discard(conn)
+        self.actconn -= 1
+        fe = conn.frontend
+        fe.feconn -= 1
+        fe.fe_counters.cur_sess = fe.feconn
+        conn.listener.connection_gone()
+        if fe.maxconn and fe.feconn < fe.maxconn and not fe.paused:
+            for lst in fe.listeners:
+                lst.resume("fe-maxconn")
+        if self.actconn < self.maxconn:
+            for lst in self.listeners:
+                if "global-maxconn" in lst.paused_by:
+                    lst.resume("global-maxconn")
+        if self.stopping and not self.conns and self.on_empty is not None:
+            self.on_empty()
+
+    def stream_done(self, conn: Any, st: Stream) -> None:
+        """Counters and the log line of a finished exchange."""
+        st.finish()
+        fe = conn.frontend
+        fc = fe.fe_counters
+        fc.bytes_in += st.bytes_in
+        fc.bytes_out += st.bytes_out
+        status = st.status
+        if status > 0 and fe.mode == "http":
+            fc.count_status(status)
+        be = st.backend
+        if be is not None:
+            bc = be.be_counters
+            if be is not fe:
+                bc.session_start()
+                bc.cur_sess = be.beconn
+            else:
+                bc.cum_sess += 1
+                bc.sess_rate.add()
+                bc.last_sess = self.now_sec
+            bc.bytes_in += st.bytes_in
+            bc.bytes_out += st.bytes_out
+            if status > 0 and be.mode == "http":
+                bc.count_status(status)
+            srv = st.server
+            tq = st.t_queue
+            tc = st.t_connect
+            tr = st.t_response
+            if srv is not None:
+                sc = srv.counters
+                sc.bytes_in += st.bytes_in
+                sc.bytes_out += st.bytes_out
+                if status > 0 and be.mode == "http":
+                    sc.count_status(status)
+                sc.record_times(tq, tc, tr, st.t_total)
+                bc.record_times(tq, tc, tr, st.t_total)
+        st.actconn = self.actconn
+        st.feconn = fe.feconn
+        if be is not None:
+            st.beconn = be.beconn
+            st.backend_queue = len(be.queue)
+            if st.server is not None:
+                st.srv_queue = len(st.server.queue)
+        log = fe.log_stream
+        if log is not None:
+            log(st)
+
+    def notify(self, level: str, msg: str, proxy: Any) -> None:
+        """A process notice: stderr in HAProxy's format, and the log targets."""
+        from lb.logsetup import emit_notice
+
+        emit_notice(self, level, msg, proxy)
+
+    def tunnel_timeout(self, conn: Any) -> float:
+        be = conn.backend
+        fe = conn.frontend
+        t = be.timeout("tunnel") if be is not None else 0
+        if t:
+            return t
+        return max(fe.timeout("client"), be.timeout("server") if be is not None else 0)
+
+    # ------------------------------------------------------------ stopping
+
+    def stop_listening(self) -> None:
+        for lst in self.listeners:
+            lst.pause("stopping")
+        self.stopping = True
+
+    def close_listeners(self) -> None:
+        for lst in self.listeners:
+            lst.close()
+        self.listeners = []
+
+    def stop_checks(self) -> None:
+        for chk in self.checks:
+            chk.stop()
+        self.checks = []
+
+    def close_cli(self) -> None:
+        for srv in self.cli_servers:
+            srv.close()
+        self.cli_servers = []
+
+    def shutdown(self) -> None:
+        self.stop_listening()
+        self.stop_checks()
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+        for c in list(self.conns):
+            if c.transport is not None:
+                c.transport.abort()
+        for p in self.proxies:
+            for s in p.servers:
+                s.drop_idle()
+        if self.global_logger is not None:
+            self.global_logger.flush()
+
+
+def _header_opt(opt: Any) -> dict[str, Any] | None:
+    if not opt or opt is True:
+        if opt is True:
+            opt = {}
+        else:
+            return None
+    name = opt.get("header", "X-Forwarded-For")
+    exc = opt.get("except")
+    skip: Callable[[str], bool]
+    if exc:
+        net = ipaddress.ip_network(exc, strict=False)
+
+        def skip(ip: str, net: Any = net) -> bool:
+            try:
+                return ipaddress.ip_address(ip) in net
+            except ValueError:
+                return False
+    else:
+        skip = lambda ip: False  # noqa: E731
+    return {
+        "name": name.encode(),
+        "lname": name.lower().encode(),
+        "skip": skip,
+        "if_none": bool(opt.get("if-none")),
+    }
+
+
+def _sock_key(a: Any) -> str:
+    if a.family == "unix":
+        return f"unix@{a.path}"
+    if a.family == "fd":
+        return f"fd@{a.fd}"
+    return f"{a.family}@{a.host}:{a.port}"
+
+
+def _addr_text(a: Any) -> str:
+    if a.family == "unix":
+        return a.path
+    if a.family == "fd":
+        return f"fd@{a.fd}"
+    return f"{a.host}:{a.port}"
+
+
+def print_err(msg: str) -> None:
+    sys.stderr.write(msg)

@@ -1,0 +1,333 @@
+"""TCP mode: relay bytes between a client and a server, with back-pressure on
+both legs and half-closes passed through."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from lb.proxy import QueuedStream
+from lb.stream import Stream
+
+if TYPE_CHECKING:
+    from lb.proxy import Proxy
+    from lb.server import Server
+    from lb.state import State
+
+T_WAIT, T_QUEUE, T_CONNECT, T_RELAY, T_CLOSED = range(5)
+
+
+class _ServerLeg(asyncio.Protocol):
+    __slots__ = ("front", "transport", "eof")
+
+    def __init__(self, front: TcpConn) -> None:
+        self.front = front
+        self.transport: asyncio.Transport | None = None
+        self.eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.front.from_server(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.front.server_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.front.server_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.front.transport is not None:
+            self.front.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.front.transport is not None and not self.front.closed:
+            self.front.transport.resume_reading()
+
+
+class TcpConn(asyncio.Protocol):
+    __slots__ = (
+        "state",
+        "frontend",
+        "listener",
+        "transport",
+        "stream",
+        "phase",
+        "leg",
+        "pending",
+        "expire",
+        "client_ip",
+        "client_port",
+        "frontend_ip",
+        "frontend_port",
+        "accept_time",
+        "m_accept",
+        "m_idle_from",
+        "closed",
+        "backend",
+        "server",
+        "queued",
+        "tries",
+        "client_eof",
+    )
+
+    def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
+        self.state = state
+        self.frontend = frontend
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.stream: Stream | None = None
+        self.phase = T_WAIT
+        self.leg: _ServerLeg | None = None
+        self.pending: list[bytes] = []
+        self.expire = 0.0
+        self.client_ip = "-"
+        self.client_port = 0
+        self.frontend_ip = "-"
+        self.frontend_port = 0
+        self.accept_time = time.time()
+        self.m_accept = time.monotonic()
+        self.m_idle_from = 0.0
+        self.closed = False
+        self.backend: Proxy | None = None
+        self.server: Server | None = None
+        self.queued: QueuedStream | None = None
+        self.tries = 0
+        self.client_eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        if isinstance(peer, tuple):
+            self.client_ip, self.client_port = peer[0], peer[1]
+        if isinstance(sock, tuple):
+            self.frontend_ip, self.frontend_port = sock[0], sock[1]
+        self.state.conn_opened(self)
+        st = Stream(self, self.m_accept)
+        st.t_idle = 0
+        st.m_head = self.m_accept
+        self.stream = st
+        be = self.frontend.route(st, None)
+        if be is None or not be.servers:
+            self._fail("SC")
+            return
+        self.backend = be
+        st.backend = be
+        st.backend_name = be.name
+        self._assign()
+
+    def _assign(self) -> None:
+        be = self.backend
+        st = self.stream
+        assert be is not None and st is not None
+        srv = be.pick(st)
+        if srv is None:
+            if not be.has_usable_server():
+                self._fail("SC")
+                return
+            self.phase = T_QUEUE
+            q = QueuedStream(self._granted, None, 0.0, st)
+            self.queued = q
+            be.enqueue(q)
+            self._arm(be.timeout("queue") or be.timeout("connect"))
+            return
+        be.take(srv)
+        self._use(srv)
+
+    def _granted(self, srv: Server) -> None:
+        self.queued = None
+        if self.closed:
+            self.backend.release(srv)  # type: ignore[union-attr]
+            return
+        self._use(srv)
+
+    def _use(self, srv: Server) -> None:
+        st = self.stream
+        assert st is not None
+        st.m_queue = time.monotonic()
+        self.server = srv
+        st.server = srv
+        st.server_name = srv.name
+        st.server_ip, st.server_port = srv.host, srv.port
+        c = srv.counters
+        c.cum_sess += 1
+        c.sess_rate.add()
+        c.last_sess = self.state.now_sec
+        c.cur_sess = srv.served
+        if srv.served > c.max_sess:
+            c.max_sess = srv.served
+        self._connect(srv)
+
+    def _connect(self, srv: Server) -> None:
+        self.phase = T_CONNECT
+        leg = _ServerLeg(self)
+        self.leg = leg
+        srv.counters.connect += 1
+        self._arm(self.backend.timeout("connect"))  # type: ignore[union-attr]
+        task = self.state.loop.create_task(
+            self.state.loop.create_connection(lambda: leg, srv.host, srv.port)
+        )
+        task.add_done_callback(lambda t: self._connect_done(t, leg))
+
+    def _connect_done(self, task: asyncio.Task, leg: _ServerLeg) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if leg is not self.leg or self.closed:
+            if exc is None and leg.transport is not None:
+                leg.transport.close()
+            return
+        if exc is not None:
+            self.leg = None
+            self._connect_failed()
+            return
+        st = self.stream
+        st.m_connect = time.monotonic()  # type: ignore[union-attr]
+        st.m_response = st.m_connect  # type: ignore[union-attr]
+        self.phase = T_RELAY
+        if self.pending:
+            leg.transport.writelines(self.pending)  # type: ignore[union-attr]
+            self.pending = []
+        if self.client_eof and leg.transport.can_write_eof():  # type: ignore[union-attr]
+            leg.transport.write_eof()  # type: ignore[union-attr]
+        self._arm_idle()
+
+    def _connect_failed(self) -> None:
+        be, srv, st = self.backend, self.server, self.stream
+        assert be is not None and srv is not None and st is not None
+        srv.counters.failed_conns += 1
+        be.be_counters.failed_conns += 1
+        if self.tries < be.retries:
+            self.tries += 1
+            st.retries += 1
+            srv.counters.retries += 1
+            be.be_counters.retries += 1
+            if self.tries == be.retries and be.options.get("redispatch"):
+                other = be.pick(st, srv)
+                if other is not None and other is not srv:
+                    be.release(srv)
+                    be.take(other)
+                    st.redispatched = True
+                    be.be_counters.redispatches += 1
+                    self._use(other)
+                    return
+            self._connect(srv)
+            return
+        self._fail("SC")
+
+    def _arm(self, seconds: float) -> None:
+        self.expire = time.monotonic() + seconds if seconds else 0.0
+
+    def _arm_idle(self) -> None:
+        be = self.backend
+        fe = self.frontend
+        t = (be.timeout("tunnel") if be else 0) or max(
+            fe.timeout("client"), be.timeout("server") if be else 0
+        )
+        self._arm(t)
+
+    # ------------------------------------------------------------ relay
+
+    def data_received(self, data: bytes) -> None:
+        st = self.stream
+        if st is not None:
+            st.bytes_in += len(data)
+        if self.phase == T_RELAY and self.leg is not None and self.leg.transport is not None:
+            self.leg.transport.write(data)
+            self._arm_idle()
+        else:
+            self.pending.append(data)
+            if sum(len(p) for p in self.pending) > 65536 and self.transport is not None:
+                self.transport.pause_reading()
+
+    def from_server(self, data: bytes) -> None:
+        st = self.stream
+        if st is not None:
+            st.bytes_out += len(data)
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+            self._arm_idle()
+
+    def eof_received(self) -> bool:
+        self.client_eof = True
+        leg = self.leg
+        if self.phase == T_RELAY and leg is not None and leg.transport is not None:
+            if leg.eof:
+                return False
+            if leg.transport.can_write_eof():
+                leg.transport.write_eof()
+        return True
+
+    def server_eof(self) -> None:
+        if self.transport is not None and not self.closed:
+            if self.client_eof:
+                self._close("--")
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    def server_lost(self, exc: Exception | None) -> None:
+        if self.phase == T_RELAY:
+            self._close("--" if exc is None else "SD")
+
+    def pause_writing(self) -> None:
+        if self.leg is not None and self.leg.transport is not None:
+            self.leg.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.leg is not None and self.leg.transport is not None:
+            self.leg.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish("CD" if exc is not None else "--")
+        self.state.conn_closed(self)
+
+    # ------------------------------------------------------------ endings
+
+    def _finish(self, term: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.phase = T_CLOSED
+        self.expire = 0.0
+        st = self.stream
+        self.stream = None
+        if self.queued is not None and self.backend is not None:
+            self.backend.unqueue(self.queued)
+        if self.leg is not None and self.leg.transport is not None:
+            self.leg.transport.close()
+        if self.server is not None and self.backend is not None:
+            self.backend.release(self.server)
+            self.server.counters.cur_sess = self.server.served
+        if st is not None:
+            if st.term_state == "--":
+                st.term_state = term
+            self.state.stream_done(self, st)
+
+    def _close(self, term: str) -> None:
+        self._finish(term)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, term: str) -> None:
+        if self.stream is not None:
+            self.stream.term_state = term
+        self._finish(term)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def on_timeout(self) -> None:
+        self.expire = 0.0
+        if self.phase == T_QUEUE:
+            self._fail("sQ")
+        elif self.phase == T_CONNECT:
+            if self.leg is not None and self.leg.transport is not None:
+                self.leg.transport.abort()
+            self.leg = None
+            self._connect_failed()
+        else:
+            self._close("cD")

@@ -1,0 +1,119 @@
+"""The worker: the process that holds the live state and carries traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+from lb.config.errors import ConfigError
+from lb.pidfile import remove_pidfile, write_pidfile
+from lb.state import State
+
+if TYPE_CHECKING:
+    from lb.cli import Options
+    from lb.config.model import Config
+
+
+def run_worker(opts: Options, cfg: Config, inherited: dict[str, Any] | None = None) -> int:
+    """Build, bind, serve until told to stop; returns the exit code."""
+    from lb.cli import _say
+
+    try:
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        state = State(cfg, loop)
+        state.quiet = opts.quiet or cfg.global_.quiet
+        socks = state.open_sockets(inherited)
+    except ConfigError as exc:
+        _say("ALERT", f"{exc}")
+        return 1
+    pidfile = opts.pidfile or cfg.global_.pidfile
+    if (opts.daemon or cfg.global_.daemon) and not opts.debug:
+        _daemonize()
+    if pidfile:
+        write_pidfile(pidfile, os.getpid())
+    try:
+        return loop.run_until_complete(_serve(state, loop, socks, opts))
+    finally:
+        if pidfile:
+            remove_pidfile(pidfile, os.getpid())
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _serve(
+    state: State, loop: asyncio.AbstractEventLoop, socks: list[Any], opts: Options
+) -> int:
+    from lb.cli import signal_pids
+    from lb.clisetup import start_stats_sockets
+
+    state.start(loop, socks)
+    try:
+        await start_stats_sockets(state, loop)
+    except (ConfigError, OSError, ValueError) as exc:
+        from lb.cli import _say
+
+        _say("ALERT", f"{exc}")
+        state.shutdown()
+        return 1
+    done = asyncio.Event()
+
+    def hard_stop() -> None:
+        state.shutdown()
+        done.set()
+
+    def soft_stop() -> None:
+        if state.stopping:
+            return
+        state.stop_listening()
+        state.close_listeners()
+        state.stop_checks()
+        state.close_cli()
+        for p in state.proxies:
+            if p.is_frontend:
+                state.notify("notice", f"Proxy {p.name} stopped (cumulated conns: FE: "
+                             f"{p.fe_counters.cum_conn}, BE: {p.be_counters.cum_conn}).", p)
+        state.on_empty = hard_stop
+        for c in list(state.conns):
+            if getattr(c, "phase", None) == 0:  # idle keep-alive connection
+                c.transport.close()
+        if not state.conns:
+            hard_stop()
+            return
+        hsa = state.cfg.global_.hard_stop_after
+        if hsa:
+            loop.call_later(hsa / 1000.0, hard_stop)
+
+    loop.add_signal_handler(signal.SIGTERM, hard_stop)
+    loop.add_signal_handler(signal.SIGINT, hard_stop)
+    loop.add_signal_handler(signal.SIGUSR1, soft_stop)
+    loop.add_signal_handler(signal.SIGTTOU, lambda: [p.pause() for p in state.proxies])
+    loop.add_signal_handler(signal.SIGTTIN, lambda: [p.resume() for p in state.proxies])
+    state.soft_stop = soft_stop
+    signal_pids(opts.soft_stop_pids, signal.SIGUSR1)
+    signal_pids(opts.hard_stop_pids, signal.SIGTERM)
+    await done.wait()
+    state.close_cli()
+    return 0
+
+
+def _daemonize() -> None:
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115

@@ -1,0 +1,1 @@
+from runtime_api.commands import basic  # noqa: F401
