@@ -96,60 +96,75 @@ class _Parser:
     def expr(self, i: int) -> tuple[object, int]:
         start = i
         node, i = self.and_(i)
+        first_op: int | None = None
         while True:
             j = self.skip(i)
             if not self.text.startswith("||", j):
                 return node, i
+            first_op = j if first_op is None else first_op
             try:
-                right, i = self.and_(j + 2)
+                right, i = self.and_(self.skip(j + 2))
             except _Empty:
-                raise self.fail("unparsable conditional expression", j, start) from None
+                # shown from the start of the whole '||' chain, caret on its first '||'
+                raise self.fail("unparsable conditional expression", first_op, start) from None
             node = _Node("or", node, right)
 
     def and_(self, i: int) -> tuple[object, int]:
         node, i = self.term(i)
+        first_op: int | None = None
         while True:
             j = self.skip(i)
             if not self.text.startswith("&&", j):
                 return node, i
+            first_op = j if first_op is None else first_op
             try:
-                right, i = self.term(j + 2)
+                right, i = self.term(self.skip(j + 2))
             except _Empty:
-                raise self.fail("unparsable conditional expression", j) from None
+                # HAProxy points at the first '&&' of the chain, not the last one
+                raise self.fail("unparsable conditional expression", first_op) from None
             node = _Node("and", node, right)
 
     def term(self, i: int) -> tuple[object, int]:
         text = self.text
+        # errors inside a term are shown from where it starts, leading blanks and
+        # '!'s included (operators skip the blanks that follow them)
+        start, negations = i, 0
         i = self.skip(i)
         if i >= self.n:
             raise _Empty
-        c = text[i]
-        if c == "!":
+        while i < self.n and text[i] == "!":
+            negations += 1
+            i = self.skip(i + 1)
+        node, j = self.operand(start, i)
+        for _ in range(negations):
+            node = _Term("not", node)
+        return node, j
+
+    def operand(self, start: int, i: int) -> tuple[object, int]:
+        text = self.text
+        if i >= self.n:
+            raise self.fail("unparsable conditional expression", start)
+        if text[i] == "(":
             try:
-                inner, j = self.term(i + 1)
+                inner, j = self.expr(self.skip(i + 1))
             except _Empty:
-                raise self.fail("unparsable conditional expression", i) from None
-            return _Term("not", inner), j
-        if c == "(":
-            try:
-                inner, j = self.expr(i + 1)
-            except _Empty:
-                raise self.fail("unparsable conditional expression", i) from None
+                raise self.fail("unparsable conditional expression", start) from None
             j = self.skip(j)
             if j >= self.n or text[j] != ")":
                 raise CondError(
-                    f"expected ')' after conditional expression '{text[i:]}'", i
-                ) from None
+                    f"expected ')' after conditional expression '{text[start:]}'", start
+                )
             return _Term("sub", inner), j + 1
         m = _NUMBER.match(text, i)
         if m:
             return _Term("num", _strtol(m.group(0))), m.end()
+        # the predicate name runs up to '(' or a blank: "defined&&1" is an unknown name
         j = i
-        while j < self.n and (text[j].isalnum() or text[j] == "_") and text[j].isascii():
+        while j < self.n and text[j] not in "( \t":
             j += 1
         name = text[i:j]
         if name not in _PREDICATES:
-            raise self.fail("unparsable conditional expression", i)
+            raise self.fail("unparsable conditional expression", start)
         args, j = self.args(name, j)
         return _Term("pred", (name, tuple(args))), j
 
@@ -157,17 +172,22 @@ class _Parser:
         text = self.text
         lo, hi = _PREDICATES[name]
         suffix = f" of predicate '{name}' used in conditional expression"
+        missing = "missing arguments (got 1/2), type 'string' expected in argument 1" + suffix
         args: list[str] = []
         if i < self.n and text[i] == "(":
             i += 1
             cur: list[str] = []
             while True:
                 if i >= self.n:
+                    if len(args) + 1 < lo:
+                        raise CondError(missing, i)
                     raise CondError(f"expected ')' in argument 1{suffix}", i)
                 c = text[i]
                 if c in "'\"":
                     close = text.find(c, i + 1)
                     if close < 0:
+                        if len(args) + 1 < lo:
+                            raise CondError(missing, self.n)
                         raise CondError(f"expected ')' in argument 1{suffix}", self.n)
                     cur.append(text[i + 1 : close])
                     i = close + 1
@@ -187,10 +207,7 @@ class _Parser:
                 cur.append(c)
                 i += 1
         if len(args) < lo:
-            raise CondError(
-                "missing arguments (got 1/2), type 'string' expected in argument 1" + suffix,
-                i - 1 if args else i,
-            )
+            raise CondError(missing, i - 1 if args else i)
         return args, i
 
 

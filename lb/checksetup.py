@@ -1,13 +1,73 @@
-"""Builds and starts a server's health check from the proxy's check settings."""
+"""Builds and starts a server's health check from the server and proxy settings."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from lb.checks import (
+    CheckParams,
+    HealthCheck,
+    build_http_check,
+    build_tcp_check,
+    parse_http_check_send,
+    parse_http_expect,
+    parse_option_httpchk,
+)
 
 if TYPE_CHECKING:
     from lb.proxy import Proxy
     from lb.state import State
 
 
-def start_check(state: State, p: Proxy, s: Any) -> Any:
-    return None
+def check_params(p: Proxy, s: Any) -> CheckParams:
+    c = s.conf
+    return CheckParams(
+        inter=c.inter,
+        fastinter=c.fastinter or None,
+        downinter=c.downinter or None,
+        rise=c.rise,
+        fall=c.fall,
+        port=c.check_port or None,
+        addr=c.check_addr or None,
+        timeout_check=p.timeouts.get("check"),
+        timeout_connect=p.timeouts.get("connect"),
+        log_health_checks=bool(p.options.get("log-health-checks")),
+    )
+
+
+def check_spec(p: Proxy) -> Any:
+    httpchk = p.options.get("httpchk")
+    if httpchk is None or httpchk is False:
+        return build_tcp_check()
+    method, uri, version = parse_option_httpchk(list(httpchk))
+    headers: list[tuple[str, str]] = []
+    body = None
+    expects = []
+    for rule in p.conf.http_check:
+        words = list(rule.words)
+        try:
+            if words[0] == "send":
+                send = parse_http_check_send(words[1:])
+                method = send.method or method
+                uri = send.uri or uri
+                version = send.version or version
+                headers.extend(send.headers)
+                body = send.body if send.body is not None else body
+            elif words[0] == "expect":
+                expects.append(parse_http_expect(words[1:]))
+            elif words[0] in ("disable-on-404", "comment", "connect", "set-var", "unset-var"):
+                continue
+            else:
+                raise ValueError(f"'http-check' : unknown keyword '{words[0]}'")
+        except ValueError as exc:
+            raise rule.where.error(str(exc)) from None
+    return build_http_check(method, uri, version, headers, body, expects)
+
+
+def start_check(state: State, p: Proxy, s: Any) -> HealthCheck:
+    chk = HealthCheck(s, check_params(p, s), check_spec(p), state.loop)
+    s.check = chk
+    if s.in_maint:
+        chk.enter_maintenance()
+    chk.start()
+    return chk

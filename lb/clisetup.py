@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from lb.config.errors import ConfigError
-
 if TYPE_CHECKING:
     from lb.state import State
 
@@ -21,7 +19,7 @@ async def start_stats_sockets(state: State, loop: asyncio.AbstractEventLoop) -> 
         try:
             spec = parse_stats_socket_line(list(rule.words))
         except ValueError as exc:
-            raise ConfigError(rule.where.file, rule.where.line, str(exc)) from None
+            raise rule.where.error(str(exc)) from None
 
         def make_context(session: Any) -> CommandContext:
             return CommandContext(state=state, session=session, registry=REGISTRY, loop=loop)
@@ -29,9 +27,7 @@ async def start_stats_sockets(state: State, loop: asyncio.AbstractEventLoop) -> 
         try:
             server = await start_cli_listener(loop, spec, make_context, g.stats_timeout)
         except OSError as exc:
-            raise ConfigError(
-                rule.where.file,
-                rule.where.line,
+            raise rule.where.error(
                 f"cannot bind stats socket [{rule.words[0]}] ({exc.strerror})",
             ) from None
         state.cli_servers.append(server)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from lb.config.errors import ConfigError
 from lb.log import (
     CLF_LOG_FORMAT,
     HTTP_LOG_FORMAT,
@@ -34,9 +33,10 @@ def build_global_logger(g: GlobalConf, state: State) -> Logger:
         try:
             targets.append(parse_log_line(list(lc.words)))
         except ValueError as exc:
-            raise ConfigError(lc.where.file, lc.where.line, str(exc)) from None
-    return Logger(targets, tag=g.log_tag or "haproxy", send_hostname=g.log_send_hostname,
-                  node=g.node or None)
+            raise lc.where.error(str(exc)) from None
+    return Logger(
+        targets, tag=g.log_tag or "haproxy", send_hostname=g.log_send_hostname, node=g.node or None
+    )
 
 
 def _proxy_logger(p: Proxy, state: State) -> Logger | None:
@@ -49,8 +49,9 @@ def _proxy_logger(p: Proxy, state: State) -> Logger | None:
     if not targets:
         return None
     g = state.cfg.global_
-    return Logger(targets, tag=g.log_tag or "haproxy", send_hostname=g.log_send_hostname,
-                  node=g.node or None)
+    return Logger(
+        targets, tag=g.log_tag or "haproxy", send_hostname=g.log_send_hostname, node=g.node or None
+    )
 
 
 def _format_for(p: Proxy) -> str:
@@ -79,17 +80,17 @@ def build_proxy_logging(p: Proxy, state: State) -> None:
     except ImportError:
         compile_sample_for_log = None
     try:
-        render = compile_log_format(fmt, compile_sample_for_log)
+        render = compile_log_format(fmt, compile_sample_for_log, http_mode=p.mode == "http")
     except ValueError as exc:
         where = p.conf.log_format_where or p.conf.where
-        raise ConfigError(where.file, where.line, f"'log-format' : {exc}") from None
+        raise where.error(f"failed to parse log-format : {exc}") from None
     logger = p.logger
     name = p.name
     dontlognull = bool(p.conf.options.get("dontlognull"))
     separate = bool(p.conf.options.get("log-separate-errors"))
 
     def log_stream(st: Any) -> None:
-        if dontlognull and st.bytes_in == 0 and st.status <= 0:
+        if dontlognull and st.bytes_in == 0 and (st.status <= 0 or st.status == 408):
             return
         level = LOG_INFO
         if separate and (st.status >= 500 or st.term_state[0] != "-"):

@@ -60,7 +60,9 @@ class Proxy:
         self.stopped = False
         self.listeners: list[Any] = []
         self.retries = conf.retries
-        self.servers: list[Server] = [Server(self, s) for s in conf.servers] if self.is_backend else []
+        self.servers: list[Server] = (
+            [Server(self, s) for s in conf.servers] if self.is_backend else []
+        )
         self.queue: deque[QueuedStream] = deque()
         self.balancer = (
             make_balancer(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from lb.acl import AclError, AclSet, compile_condition
-from lb.config.errors import ConfigError
 from lb.config.model import Rule
 from lb.http import errors as http_errors
 from lb.http.h1 import Head
@@ -76,7 +75,9 @@ def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]
         else:
             break
     if body and ctype is None:
-        raise ValueError("'http-request return' : a content-type must be set when a payload is used")
+        raise ValueError(
+            "'http-request return' : a content-type must be set when a payload is used"
+        )
     rest = args[i:]
     keep = http_errors.build_return_response(status, ctype, body, hdrs)
     close = http_errors.build_return_response(status, ctype, body, hdrs)
@@ -116,9 +117,7 @@ def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callabl
         name = words[0]
         builder = HTTP_REQUEST_ACTIONS.get(name)
         if builder is None:
-            raise ConfigError(
-                r.where.file,
-                r.where.line,
+            raise r.where.error(
                 f"'http-request {name}' : unknown or unsupported action '{name}'.",
             )
         try:
@@ -129,9 +128,7 @@ def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callabl
                 raise ValueError(f"'http-request {name}' : unexpected argument '{extra[0]}'.")
             cond = compile_condition(cond_words, acls) if cond_words else None
         except (AclError, ValueError, IndexError) as exc:
-            raise ConfigError(
-                r.where.file,
-                r.where.line,
+            raise r.where.error(
                 f"error detected while parsing an 'http-request {name}' rule : {exc}",
             ) from None
         steps.append((cond, act))

@@ -166,6 +166,8 @@ class Server:
             return
         was = self.in_maint
         self.admin |= ADMIN_FMAINT
+        if self.check is not None:
+            self.check.enter_maintenance()
         if not was:
             self._went_down()
             self._changed()
@@ -189,7 +191,7 @@ class Server:
             self.admin &= ~(ADMIN_FMAINT | ADMIN_FDRAIN | ADMIN_CMAINT)
             if self.check is not None and self.check_enabled:
                 self.op_state = SRV_ST_STARTING
-                self.check.leave_maint()
+                self.check.leave_maintenance()
             self._changed()
             self._notice(
                 f"Server {self.proxy.name}/{self.name} is UP/READY (leaving forced maintenance)."
@@ -233,7 +235,7 @@ class Server:
             if self.in_maint:
                 return
             self._notice(
-                f"Server {self.proxy.name}/{self.name} is UP, {reason}. " + self._online_msg()
+                f"Server {self.proxy.name}/{self.name} is UP{_reason(reason)}. " + self._online_msg()
             )
             self.proxy.dequeue(self)
         else:
@@ -245,7 +247,7 @@ class Server:
             if self.in_maint:
                 return
             self._notice(
-                f"Server {self.proxy.name}/{self.name} is DOWN, {reason}. " + self._left_msg()
+                f"Server {self.proxy.name}/{self.name} is DOWN{_reason(reason)}. " + self._left_msg()
             )
 
     def set_health_stopping(self) -> None:
@@ -273,5 +275,10 @@ class Server:
             self.proxy.state.notify("notice", message, self.proxy)
 
     @property
-    def check_params(self) -> Any:
-        return self.check_conf
+    def proxy_name(self) -> str:
+        return self.proxy.name
+
+
+def _reason(reason: str) -> str:
+    """With `option log-health-checks` the check line already gave the reason."""
+    return f", {reason}" if reason else ""

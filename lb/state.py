@@ -102,9 +102,7 @@ class State:
             try:
                 pages[status] = http_errors.load_errorfile(path)
             except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    pc.where.file,
-                    pc.where.line,
+                raise pc.where.error(
                     f"'errorfile' : error while reading file '{path}' : {exc}",
                 ) from None
 
@@ -126,9 +124,7 @@ class State:
             try:
                 cond = compile_condition(list(r.words[1:]), acls) if len(r.words) > 1 else None
             except AclError as exc:
-                raise ConfigError(
-                    r.where.file,
-                    r.where.line,
+                raise r.where.error(
                     f"error detected while parsing switching rule : {exc}.",
                 ) from None
             rules.append((cond, be))
@@ -164,9 +160,7 @@ class State:
                         try:
                             sock = open_listen_socket(a)
                         except OSError as exc:
-                            raise ConfigError(
-                                b.where.file,
-                                b.where.line,
+                            raise b.where.error(
                                 f"Starting {p.conf.kind} {p.name}: cannot bind socket "
                                 f"({exc.strerror}) [{_addr_text(a)}]",
                             ) from None

@@ -109,6 +109,7 @@ class TcpConn(asyncio.Protocol):
             self.frontend_ip, self.frontend_port = sock[0], sock[1]
         self.state.conn_opened(self)
         st = Stream(self, self.m_accept)
+        st.status = 0
         st.t_idle = 0
         st.m_head = self.m_accept
         self.stream = st

@@ -81,8 +81,12 @@ async def _serve(
         state.close_cli()
         for p in state.proxies:
             if p.is_frontend:
-                state.notify("notice", f"Proxy {p.name} stopped (cumulated conns: FE: "
-                             f"{p.fe_counters.cum_conn}, BE: {p.be_counters.cum_conn}).", p)
+                state.notify(
+                    "notice",
+                    f"Proxy {p.name} stopped (cumulated conns: FE: "
+                    f"{p.fe_counters.cum_conn}, BE: {p.be_counters.cum_conn}).",
+                    p,
+                )
         state.on_empty = hard_stop
         for c in list(state.conns):
             if getattr(c, "phase", None) == 0:  # idle keep-alive connection

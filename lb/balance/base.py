@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-#: HAProxy's BE_WEIGHT_SCALE: its effective weights are the configured weight
-#: times 16. The consistent-hash ring puts `eweight` points per server, so an
-#: `eweight` in that scale (weight 1 -> 16) gives the same ring as HAProxy.
+#: HAProxy's BE_WEIGHT_SCALE: its internal effective weights are the user
+#: weight times 16, and the consistent-hash ring holds that many points per
+#: server. Our `eweight` is in user-weight units (weight 1 = 1), so the ring
+#: multiplies by this to build the same ring as HAProxy.
 WEIGHT_SCALE = 16
 
 
@@ -21,7 +22,7 @@ class ServerLike(Protocol):
 
     name: str
     puid: int  # server id (1..n unless `id` is set), keys the hash ring and `first`
-    eweight: int  # effective weight, already scaled; 0 = give it no new traffic
+    eweight: int  # effective weight in user-weight units (weight 3 -> 3); 0 = no new traffic
     backup: bool
     usable: bool  # UP or going up, not in maintenance (a drained server: usable, eweight 0)
     served: int  # current connections

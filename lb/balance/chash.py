@@ -1,8 +1,9 @@
 """The consistent-hash ring (`hash-type consistent`, and `random`).
 
-Each eligible server puts `eweight` points on a 32-bit circle; point ``i``
-of the server with id ``puid`` sits at ``full_hash(puid * 4096 + i)``, as in
-HAProxy, so a ring built from the same ids and weights is the same ring.
+Each eligible server puts ``eweight * 16`` points on a 32-bit circle (16 is
+HAProxy's weight scale); point ``i`` of the server with id ``puid`` sits at
+``full_hash(puid * 4096 + i)``, as in HAProxy, so a ring built from the same
+ids and weights is the same ring.
 A key picks the server of the nearest point, looking both ways (ties go to
 the point before). Removing a server only moves the keys that were nearest
 to its points.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from lb.balance.base import ServerLike, has_room
+from lb.balance.base import WEIGHT_SCALE, ServerLike, has_room
 from lb.balance.hashes import MASK32, full_hash
 
 #: HAProxy's SRV_EWGHT_RANGE (256 user weights x 16): the stride between servers' node ids
@@ -41,7 +42,8 @@ class Ring:
     def __init__(self, servers: Sequence[ServerLike]) -> None:
         points: list[tuple[int, int, ServerLike]] = []
         for order, srv in enumerate(servers):
-            points.extend((node_key(srv.puid, i), order, srv) for i in range(srv.eweight))
+            count = srv.eweight * WEIGHT_SCALE
+            points.extend((node_key(srv.puid, i), order, srv) for i in range(count))
         points.sort(key=lambda p: (p[0], p[1]))
         self.keys: list[int] = [p[0] for p in points]
         self.owners: list[ServerLike] = [p[2] for p in points]

@@ -68,10 +68,15 @@ class RoundRobin(ConnTrackingNoop):
     """Smooth weighted round robin whose weights may change between picks.
 
     Each server owns a sequence of virtual deadlines spaced ``1/weight``
-    apart, the first one half a step ahead; a pick takes the earliest
-    deadline (ties: declaration order). Over any run of `sum(weights)`
-    picks every server gets exactly its weight, and its turns are spread
-    evenly rather than in bursts. A heap keeps a pick O(log n).
+    apart, its k-th at ``(k + phase) / weight``; a pick takes the earliest
+    deadline (ties: declaration order). In every unit of virtual time each
+    server has exactly `weight` deadlines, so any aligned run of
+    `sum(weights)` picks gives every server exactly its weight, spread
+    evenly. The phase is 1/2 for a server alone with its weight; servers
+    sharing a weight get phases spread over (0, 1) so they interleave with
+    the others instead of arriving in a burst (HAProxy's spread, e.g.
+    weights 10:1:1:1 give s1 s1 s2 s1 s1 s1 s3 ...). A heap keeps a pick
+    O(log n).
 
     On rebuild() a server keeps the fraction of its current step already
     elapsed, rescaled to its new weight, so a weight change applies from
@@ -89,22 +94,24 @@ class RoundRobin(ConnTrackingNoop):
         self._now = 0.0
         self.rebuild()
 
-    def _deadline(self, key: int) -> float:
-        base, count, weight = self._state[key]
-        return base + count / weight
-
     def rebuild(self) -> None:
         group = select_group(self._servers, self._allbackups)
         now = self._now
         old = self._state
         state: dict[int, tuple[float, int, int]] = {}
         heap: list[list] = []
+        same_weight: dict[int, int] = {}
+        for srv in group:
+            same_weight[srv.eweight] = same_weight.get(srv.eweight, 0) + 1
+        rank: dict[int, int] = {}
         for order, srv in enumerate(group):
             key = id(srv)
             w = srv.eweight
+            j = rank.get(w, 0)
+            rank[w] = j + 1
             prev = old.get(key)
             if prev is None:
-                base = now + 0.5 / w
+                base = now + (j + 0.5) / same_weight[w] / w
             else:
                 pbase, pcount, pw = prev
                 ahead = pbase + pcount / pw - now

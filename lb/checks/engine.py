@@ -118,6 +118,10 @@ class HealthCheck:
         self._health.reset_up()
         self._wake()
 
+    # short names used by lb/server.py
+    enter_maint = enter_maintenance
+    leave_maint = leave_maintenance
+
     # --- running --------------------------------------------------------------
     async def check_now(self) -> CheckResult:
         """Run one check now and account its result."""

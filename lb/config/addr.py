@@ -251,7 +251,7 @@ def parse_bind(text: str, resolver: Resolver | None = None) -> list[BindAddr]:
     for elem in elems:
         if elem == "":
             raise ValueError("'' resolves to an empty address (environment variable missing?)")
-        result.extend(_parse_bind_elem(elem.lstrip(" \t"), resolver))
+        result.extend(_parse_bind_elem(elem, resolver))
     return result
 
 

@@ -81,7 +81,7 @@ def keyword(name: str, sections: frozenset[str] | tuple[str, ...]) -> Callable[[
 
 
 def fail(where: Where, msg: str) -> ConfigError:
-    return ConfigError(where.file, where.line, msg)
+    return where.error(msg)
 
 
 class ServerError(ValueError):
@@ -189,8 +189,9 @@ def _g_stats(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n
         g.stats_maxconn = to_int(words[2], where, "stats maxconn")
     else:
         raise fail(
-            where, "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got "
-            f"'{sub}')."
+            where,
+            "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got "
+            f"'{sub}').",
         )
 
 
@@ -511,7 +512,7 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
             where, f"'server' not allowed because {p.kind} '{p.name}' has no backend capability."
         )
     if len(words) < 3:
-        raise fail(where, f"'server' expects <name> and <addr>[:<port>] as arguments.")
+        raise fail(where, "'server' expects <name> and <addr>[:<port>] as arguments.")
     name = words[1]
     try:
         addr = parse_server_addr(words[2])
@@ -637,7 +638,7 @@ def _def_be(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
 def _use_be(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "a backend name")
     if len(words) > 2 and words[2] not in ("if", "unless"):
-        raise fail(where, f"'use_backend' : expects 'if' or 'unless' followed by a condition.")
+        raise fail(where, "'use_backend' : expects 'if' or 'unless' followed by a condition.")
     p.use_backends.append(Rule("use_backend", tuple(words[1:]), where))
 
 
@@ -823,8 +824,11 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
     if name not in OPTIONS:
         raise fail(where, f"unknown option '{name}'.")
     if p.kind not in OPTIONS[name]:
-        ctx.warn(where, f"'option {name}' ignored because {p.kind} '{p.name}' has no "
-                 f"{'frontend' if OPTIONS[name] == FE else 'backend'} capability.")
+        ctx.warn(
+            where,
+            f"'option {name}' ignored because {p.kind} '{p.name}' has no "
+            f"{'frontend' if OPTIONS[name] == FE else 'backend'} capability.",
+        )
         return
     if neg:
         p.options[name] = False
@@ -834,7 +838,7 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
         p.options[name] = _forwardfor_args(name, args, where)
     elif name == "httplog":
         if args and args[0] != "clf":
-            raise fail(where, f"'option httplog' only supports the 'clf' argument.")
+            raise fail(where, "'option httplog' only supports the 'clf' argument.")
         p.options["httplog"] = "clf" if args else True
         p.options.pop("tcplog", None)
     elif name == "tcplog":

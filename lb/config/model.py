@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lb.config.addr import BindAddr
+from lb.config.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,10 @@ class Where:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+    def error(self, message: str) -> ConfigError:
+        """A `parsing [file:line] : message` alert for this place."""
+        return ConfigError(message, self.file, self.line)
 
 
 @dataclass(slots=True)

@@ -98,20 +98,16 @@ def parse_text(ctx: ParseContext, text: str, filename: str, env: Mapping[str, st
                 _open_section(ctx, kw, words, where)
                 continue
             if ctx.section_kind == "":
-                raise ConfigError(
-                    where.file, where.line, f"unknown keyword '{kw}' out of section."
-                )
+                raise where.error(f"unknown keyword '{kw}' out of section.")
             handled = _dispatch(ctx, words, where)
             if not handled:
-                raise ConfigError(
-                    where.file,
-                    where.line,
+                raise where.error(
                     f"unknown keyword '{kw}' in '{ctx.section_kind}' section",
                 )
         except ConfigError as exc:
             ctx.errors.append(str(exc))
         except ValueError as exc:
-            ctx.errors.append(str(ConfigError(where.file, where.line, str(exc))))
+            ctx.errors.append(str(where.error(str(exc))))
 
 
 def _dispatch(ctx: ParseContext, words: list[str], where: Where) -> bool:
@@ -143,19 +139,15 @@ def _open_section(ctx: ParseContext, kw: str, words: list[str], where: Where) ->
             base_name = rest[1]
             rest = rest[2:]
         if rest:
-            raise ConfigError(
-                where.file,
-                where.line,
+            raise where.error(
                 f"unexpected argument '{rest[0]}' in '{kw}' section header.",
             )
         if kw != "defaults" and not name:
-            raise ConfigError(where.file, where.line, f"'{kw}' expects <name> as an argument.")
+            raise where.error(f"'{kw}' expects <name> as an argument.")
         if base_name is not None:
             base = cfg.defaults.get(base_name)
             if base is None:
-                raise ConfigError(
-                    where.file,
-                    where.line,
+                raise where.error(
                     f"{kw} '{name}': unable to find defaults section '{base_name}'.",
                 )
         else:
@@ -187,24 +179,24 @@ def _open_section(ctx: ParseContext, kw: str, words: list[str], where: Where) ->
         return
     if kw == "program":
         if len(words) < 2:
-            raise ConfigError(where.file, where.line, "'program' expects <name> as an argument.")
+            raise where.error("'program' expects <name> as an argument.")
         prog = ProgramConf(name=words[1], where=where)
         cfg.programs.append(prog)
         ctx.section = prog
         return
     if kw == "peers":
         if len(words) < 2:
-            raise ConfigError(where.file, where.line, "'peers' expects <name> as an argument.")
+            raise where.error("'peers' expects <name> as an argument.")
         peers = PeersConf(name=words[1], where=where)
         cfg.peers.append(peers)
         ctx.section = peers
         return
     if kw == "userlist":
         if len(words) < 2:
-            raise ConfigError(where.file, where.line, "'userlist' expects <name> as an argument.")
+            raise where.error("'userlist' expects <name> as an argument.")
         ul = UserlistConf(name=words[1], where=where)
         cfg.userlists.append(ul)
         ctx.section = ul
         return
     ctx.section = None  # resolvers, mailers, cache, ring, http-errors: rejected below
-    raise ConfigError(where.file, where.line, f"section '{kw}' is not supported.")
+    raise where.error(f"section '{kw}' is not supported.")

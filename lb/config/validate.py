@@ -63,9 +63,7 @@ def _check_backend_refs(cfg: Config, p: ProxyConf, errors: list[str]) -> None:
         name, where = p.default_backend
         be = cfg.backend(name)
         if be is None:
-            errors.append(
-                f"Proxy '{p.name}': unable to find required default_backend: '{name}'."
-            )
+            errors.append(f"Proxy '{p.name}': unable to find required default_backend: '{name}'.")
         elif be.mode != p.mode and p.mode == "http" and be.mode == "tcp":
             errors.append(
                 f"{p.kind} '{p.name}' : unable to use {be.kind} '{be.name}' in HTTP mode as "
@@ -76,9 +74,7 @@ def _check_backend_refs(cfg: Config, p: ProxyConf, errors: list[str]) -> None:
         if "%[" in name:
             continue
         if cfg.backend(name) is None:
-            errors.append(
-                f"Proxy '{p.name}': unable to find required use_backend: '{name}'."
-            )
+            errors.append(f"Proxy '{p.name}': unable to find required use_backend: '{name}'.")
 
 
 def _timeouts_warning(cfg: Config, p: ProxyConf) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lb.http.h1 import (
     ChunkedReader,
     H1Error,
+    Head,
     find_head_end,
     parse_response_head,
     response_has_body,
@@ -158,25 +159,48 @@ class BackConn(asyncio.Protocol):
                 front.keep_alive = False
             elif head.conn_close or (front.http10 and not head.conn_keepalive):
                 raw = _set_connection(raw, b"keep-alive" if front.http10 else None)
-            front.response_head(head, raw)
-            if self.front is None:
-                return
             rest = bytes(self.buf)
             self.buf.clear()
-            if self.mode == B_TUNNEL:
-                if rest:
-                    front.send_from_server(rest)
+            self._first_write(front, head, raw, rest)
+            return
+
+    def _first_write(self, front: FrontConn, head: Head, raw: bytes, rest: bytes) -> None:
+        """Send the head with whatever body bytes came with it: one write, not two."""
+        mode = self.mode
+        if mode == B_TUNNEL:
+            front.response_head(head, raw + rest if rest else raw)
+            if self.front is not None:
                 front.start_tunnel()
-                return
-            if self.mode == B_NONE:
-                self._done()
-                if rest:
-                    self.reusable = False
-                return
+            return
+        if mode == B_NONE:
+            front.response_head(head, raw)
             if rest:
-                self._body(rest, 0)
-            elif self.mode == B_LENGTH and self.left == 0:
+                self.reusable = False
+            self._done()
+            return
+        if mode == B_LENGTH:
+            take = min(len(rest), self.left)
+            self.left -= take
+            front.response_head(head, raw + rest[:take] if take else raw)
+            if len(rest) > take:
+                self.reusable = False
+            if self.left == 0 and self.front is not None:
                 self._done()
+            return
+        if mode == B_CHUNKED:
+            try:
+                end, finished = self.chunked.feed(rest, 0)  # type: ignore[union-attr]
+            except H1Error:
+                self.reusable = False
+                front.server_failed(502, "PH", raw)
+                return
+            front.response_head(head, raw + rest[:end] if end else raw)
+            if finished and self.front is not None:
+                if end != len(rest):
+                    self.reusable = False
+                self._done()
+            return
+        front.response_head(head, raw + rest if rest else raw)
 
     def _body(self, data: bytes, pos: int) -> None:
         front = self.front

@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from lb.http.back import BackConn
+from lb.http.back import BackConn, _set_connection
 from lb.http.h1 import (
     ChunkedReader,
     H1Error,
@@ -71,6 +71,7 @@ class FrontConn(asyncio.Protocol):
         "resp_started",
         "srv_fin",
         "m_req_start",
+        "srv_close",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -108,6 +109,7 @@ class FrontConn(asyncio.Protocol):
         self.resp_started = False
         self.srv_fin = False
         self.m_req_start = 0.0
+        self.srv_close = False
 
     # ------------------------------------------------------------ connection
 
@@ -275,6 +277,10 @@ class FrontConn(asyncio.Protocol):
                     self._local_response(*verdict)
                     return
         self.out_head = self._outgoing_head(head, be)
+        # httpclose / http-server-close (either side): one server connection per request
+        self.srv_close = _server_close(fe, be)
+        if self.srv_close and not head.conn_close:
+            self.out_head = _set_connection(self.out_head, b"close")
         self.tries = 0
         if not self.req_done and buf:
             data = bytes(buf)
@@ -396,8 +402,10 @@ class FrontConn(asyncio.Protocol):
             while idle:
                 cand = idle.pop()
                 cand.idle = False
-                if not cand.closed and cand.transport is not None and not (
-                    cand.transport.is_closing()
+                if (
+                    not cand.closed
+                    and cand.transport is not None
+                    and not (cand.transport.is_closing())
                 ):
                     back = cand
                     break
@@ -507,7 +515,7 @@ class FrontConn(asyncio.Protocol):
         st = self.stream
         if st is None:
             return
-        reuse = back.reusable and self.req_done
+        reuse = back.reusable and self.req_done and not self.srv_close
         self._end_stream(reuse=reuse)
         if self.closed:
             return
@@ -725,3 +733,13 @@ class FrontConn(asyncio.Protocol):
         self._connect_failed()
         if self.stream is not None and self.phase == P_CLOSING:
             self.stream.term_state = "sC"
+
+
+def _server_close(fe: Proxy, be: Proxy) -> bool:
+    fo, bo = fe.options, be.options
+    return bool(
+        fo.get("httpclose")
+        or fo.get("http-server-close")
+        or bo.get("httpclose")
+        or bo.get("http-server-close")
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from lb.balance import WEIGHT_SCALE, make_balancer, parse_balance
+from lb.balance import make_balancer, parse_balance
 from lb.balance.random import RandomDraws
 
 
@@ -16,7 +16,7 @@ from lb.balance.random import RandomDraws
 class Srv:
     name: str
     puid: int
-    eweight: int = WEIGHT_SCALE
+    eweight: int = 1
     backup: bool = False
     usable: bool = True
     served: int = 0
@@ -37,9 +37,9 @@ CTX = Ctx()
 
 
 def farm(*weights: int, backups: tuple[int, ...] = ()) -> list[Srv]:
-    servers = [Srv(f"s{i}", i, w * WEIGHT_SCALE) for i, w in enumerate(weights, start=1)]
+    servers = [Srv(f"s{i}", i, w) for i, w in enumerate(weights, start=1)]
     for j, w in enumerate(backups, start=len(weights) + 1):
-        servers.append(Srv(f"b{j}", j, w * WEIGHT_SCALE, backup=True))
+        servers.append(Srv(f"b{j}", j, w, backup=True))
     return servers
 
 
@@ -96,7 +96,7 @@ def test_roundrobin_weight_change_takes_effect_after_rebuild() -> None:
     servers = farm(1, 1, 1)
     b = balancer("roundrobin", servers)
     assert counts(b, 300) == {"s1": 100, "s2": 100, "s3": 100}
-    servers[2].eweight = 4 * WEIGHT_SCALE
+    servers[2].eweight = 4
     b.rebuild()
     got = counts(b, 600)
     assert abs(got["s1"] - 100) <= 1 and abs(got["s2"] - 100) <= 1
@@ -199,17 +199,26 @@ def test_roundrobin_skip_keeps_the_turn() -> None:
 
 
 def test_roundrobin_large_backend_is_fast_enough() -> None:
-    servers = [Srv(f"s{i}", i, (1 + i % 7) * WEIGHT_SCALE) for i in range(1, 2001)]
+    servers = [Srv(f"s{i}", i, (1 + i % 7)) for i in range(1, 2001)]
     b = balancer("roundrobin", servers)
     got = counts(b, sum(1 + i % 7 for i in range(1, 2001)))
-    assert all(got[s.name] == s.eweight // WEIGHT_SCALE for s in servers)
+    assert all(got[s.name] == s.eweight for s in servers)
 
 
 def test_static_rr_matches_haproxy_map_order() -> None:
     # HAProxy 2.6, weights 1 2 3 1: this sequence (see test_balance_haproxy)
     b = balancer("static-rr", farm(1, 2, 3, 1))
-    seq = [b.pick(CTX).name for _ in range(7)]
-    assert seq == ["s3", "s2", "s1", "s3", "s4", "s2", "s3"]
+    seq = [b.pick(CTX).name for _ in range(14)]
+    assert seq == ["s1", "s2", "s3", "s2", "s3", "s3", "s4"] * 2
+
+
+def test_roundrobin_interleaves_light_servers() -> None:
+    # HAProxy 2.6 with 10:1:1:1 sends s1 s1 s1 s1 s2 s1 s1 s1 s3 ...: no burst
+    b = balancer("roundrobin", farm(10, 1, 1, 1))
+    seq = [b.pick(CTX).name for _ in range(26)]
+    assert Counter(seq) == {"s1": 20, "s2": 2, "s3": 2, "s4": 2}
+    assert "s1 s1 s1 s1 s1" not in " ".join(seq)
+    assert all(not (a != "s1" and b != "s1") for a, b in zip(seq, seq[1:], strict=False))
 
 
 # --- leastconn --------------------------------------------------------------
@@ -260,7 +269,7 @@ def test_leastconn_weight_change() -> None:
     servers = farm(1, 1)
     b = balancer("leastconn", servers)
     servers[0].served = servers[1].served = 2
-    servers[1].eweight = 4 * WEIGHT_SCALE
+    servers[1].eweight = 4
     b.rebuild()
     assert b.pick(CTX) is servers[1]
 
@@ -346,7 +355,7 @@ def test_consistent_hash_removing_a_server_moves_only_its_keys() -> None:
 def test_consistent_hash_weight_change_is_dynamic() -> None:
     servers = farm(1, 1)
     b = balancer("uri", servers, hash_type="consistent")
-    servers[1].eweight = 8 * WEIGHT_SCALE
+    servers[1].eweight = 8
     b.rebuild()
     got = Counter(b.pick(uri_ctx(i)).name for i in range(3000))
     assert got["s2"] > 2 * got["s1"]
@@ -472,3 +481,12 @@ def test_make_balancer_rejects_unknown() -> None:
         make_balancer("nope", [], [], [], False)
     with pytest.raises(ValueError):
         make_balancer("uri", [], ["bogus"], [], False)
+
+
+def test_map_event_build_equals_plain_rescan() -> None:
+    from lb.balance.lbmap import map_order, map_order_plain
+
+    rng = random.Random(11)
+    for _ in range(500):
+        weights = [rng.randint(1, rng.choice((2, 9, 40))) for _ in range(rng.randint(2, 8))]
+        assert map_order(weights) == map_order_plain(weights), weights

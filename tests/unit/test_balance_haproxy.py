@@ -4,7 +4,8 @@ One haproxy process serves one frontend per scenario, each with its own
 backend config, in front of four tiny in-process HTTP servers that answer
 with their name. For every scenario ~50 distinct keys (URIs, client
 addresses 127.0.0.x, Host headers, URL parameters) are sent through haproxy
-and compared with what our balancer picks for the same key and config.
+and compared with what our balancer picks for the same key and config; for
+static-rr the order of picks is compared.
 
 Skipped when no haproxy binary is installed. Everything listens on
 127.0.0.1, on ports the kernel handed out; haproxy is stopped by pid in the
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from lb.balance import WEIGHT_SCALE, make_balancer, parse_balance
+from lb.balance import make_balancer, parse_balance
 
 HAPROXY = shutil.which("haproxy") or (
     "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
@@ -67,7 +68,7 @@ class Scenario:
     ident: str
     balance: str
     hash_type: str
-    kind: str  # which key varies: uri | source | host | param
+    kind: str  # which key varies: uri | source | host | bytes | absolute | param | sequence
     servers: tuple[tuple[str, int, str], ...] = (
         ("s1", 1, ""),
         ("s2", 2, ""),
@@ -106,6 +107,7 @@ SCENARIOS = [
     Scenario("abs-uri-path-only", "uri path-only", "", "absolute"),
     Scenario("abs-uri", "uri", "consistent", "absolute"),
     Scenario("param-map", "url_param uid", "", "param"),
+    Scenario("static-rr-sequence", "static-rr", "", "sequence"),
     Scenario("param-chash-wt6", "url_param uid", "consistent wt6", "param"),
     Scenario(
         "backups-all",
@@ -174,6 +176,8 @@ def _keys(kind: str) -> list[tuple[str, bytes, dict[bytes, bytes]]]:
         elif kind == "absolute":
             uri = f"http://h{i}.test/p/{i}?z".encode()
             headers = {b"host": f"h{i}.test".encode()}
+        elif kind == "sequence":  # same request each time: the order of picks is compared
+            uri = b"/seq"
         elif kind == "param":
             uri = f"/app?a=1&uid=user{i * 13}&z=2".encode()
             if i % 9 == 0:
@@ -302,7 +306,7 @@ def _our_balancer(sc: Scenario):
             FakeServer(
                 name,
                 puid,
-                weight * WEIGHT_SCALE,
+                weight,
                 backup="backup" in words,
                 usable="disabled" not in words,
             )

@@ -286,9 +286,9 @@ def test_leave_maintenance_restarts_at_rise() -> None:
     srv = FakeServer()
     hc = HealthCheck(srv, CheckParams(), build_tcp_check())
     hc.apply_result(CheckResult.make("L4CON", info="Connection refused"))
-    hc.enter_maintenance()
+    hc.enter_maint()
     assert hc.in_maintenance
-    hc.leave_maintenance()
+    hc.leave_maint()
     assert (hc.health, hc.up, hc.progress()) == (2, True, (1, 3))
     hc.apply_result(CheckResult.make("L4CON", info="Connection refused"))
     assert srv.changes()[-1][0] is False
