@@ -768,6 +768,8 @@ def fmt_run(r: RunResult) -> str:
         s += f"  polls {r.stats_polls_ok} ok/{r.stats_polls_failed} failed"
     if r.socket_errors or r.non_2xx:
         s += f"  ERRORS sock={r.socket_errors} non2xx={r.non_2xx}"
+    if r.error:
+        s += f"  !! {r.error}"
     return s
 
 
@@ -790,6 +792,8 @@ def summarize(results: dict[str, list[RunResult]]) -> dict[str, dict[str, float 
             "cpu_us_per_req": _median([r.cpu_us_per_req for r in ok]),
             "backend_cpu_us_per_req": _median([r.backend_cpu_us_per_req for r in ok]),
             "errors": sum(r.socket_errors + r.non_2xx for r in runs),
+            "stats_polls_ok": sum(r.stats_polls_ok or 0 for r in runs),
+            "stats_polls_failed": sum(r.stats_polls_failed or 0 for r in runs),
         }
     return summary
 
@@ -841,6 +845,10 @@ def print_summary(scenario: str, results: dict[str, list[RunResult]]) -> dict[st
         if pr and pc:
             rng = (f"   [per round: req/s {min(pr):.2f}-{max(pr):.2f}, "
                    f"CPU {min(pc):.2f}-{max(pc):.2f}]")  # fmt: skip
+        for name in (a, b):
+            s = summary[name]
+            if s["stats_polls_failed"] and not s["stats_polls_ok"]:
+                rng += f"   !! {name}: every 'show stat' poll failed"
         lines.append(f"{a + ' / ' + b + ':':<28} req/s {rps:5.2f}x   CPU/request {cpu:5.2f}x{rng}")
     if lines:
         print("ratios (req/s: higher is better for the left side; CPU/request: lower is better)")

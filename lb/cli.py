@@ -12,17 +12,7 @@ from lb import __version__
 from lb.config.parser import ConfigErrors, parse_files
 
 VERSION_LINE = f"LB version {__version__} - HAProxy 2.6 compatible"
-FEATURES = {
-    "HTTP",
-    "TCP",
-    "UVLOOP",
-    "HTTPTOOLS",
-    "OPENSSL",
-    "PROMEX",
-    "STATS",
-    "MWORKER",
-    "LINUX_SPLICE" if False else "PYTHON",
-}
+FEATURES = {"HTTP", "TCP", "UVLOOP", "HTTPTOOLS", "OPENSSL", "STATS", "MWORKER", "PYTHON"}
 COMPAT_VERSION = "2.6.12"
 
 
@@ -202,10 +192,10 @@ def _build_only(cfg: object) -> None:
 
 
 def _check_condition(expr: str) -> int:
-    from lb.cc_expr import evaluate
+    from lb.cc_expr import evaluate_cc_arg
 
     try:
-        ok = evaluate(expr, COMPAT_VERSION, FEATURES, lambda name: name in os.environ)
+        ok = evaluate_cc_arg(expr, COMPAT_VERSION, FEATURES, lambda name: name in os.environ)
     except ValueError as exc:
         sys.stderr.write(f"[ALERT]    ({os.getpid()}) : Failed to evaluate condition: {exc}\n")
         return 2

@@ -15,7 +15,7 @@ from typing import Any
 from lb.acl import AclError, AclSet, compile_condition
 from lb.config.model import Rule
 from lb.http import errors as http_errors
-from lb.http.h1 import Head
+from lb.http.h1 import Head, request_keeps_alive
 
 Verdict = tuple[int, bytes, bool] | None
 Action = Callable[[Any, Head], Verdict | bool]
@@ -80,10 +80,13 @@ def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]
         )
     rest = args[i:]
     keep = http_errors.build_return_response(status, ctype, body, hdrs)
-    close = http_errors.build_return_response(status, ctype, body, hdrs)
+    keep10 = http_errors.build_return_response(status, ctype, body, hdrs, http10=True)
+    close = http_errors.build_return_response(status, ctype, body, hdrs, close=True)
 
     def run(st: Any, head: Head) -> Verdict:
-        return (status, keep, False) if keep is not None else (status, close, True)
+        if not request_keeps_alive(head) or not proxy.http_keepalive:
+            return (status, close, True)
+        return (status, keep10 if head.http10 else keep, False)
 
     return run, rest
 

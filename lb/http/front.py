@@ -665,19 +665,38 @@ class FrontConn(asyncio.Protocol):
         self.state.stream_done(self, st)
 
     def _local_response(self, status: int, data: bytes, close: bool, term: str = "PR") -> None:
-        """A response made by the proxy itself (http-request return/deny)."""
+        """A response made by the proxy itself (http-request return/deny).
+
+        `close` is set by deny (logged `PR`); a return is logged `LR` and keeps
+        the connection when the whole request body is already here, as HAProxy."""
         st = self.stream
         assert st is not None
         st.status = status
-        st.term_state = term if status >= 400 else "--"
-        st.bytes_out += len(data)
+        st.term_state = term if close else "LR"
+        if not self.req_done:
+            # skip a body that is already in the buffer, so the next request can be read
+            if self.req_chunked is not None:
+                try:
+                    end, done = self.req_chunked.feed(self.buf, 0)
+                except H1Error:
+                    end, done = 0, False
+                if done:
+                    del self.buf[:end]
+                    self.req_done = True
+                    self.req_chunked = None
+            elif len(self.buf) >= self.req_left:
+                del self.buf[: self.req_left]
+                self.req_left = 0
+                self.req_done = True
         if close or not self.req_done:
             self.keep_alive = False
+        if not self.keep_alive:
+            data = _with_connection(data, b"close")
+        elif self.http10:
+            data = _with_connection(data, b"keep-alive")
+        st.bytes_out += len(data)
         if self.transport is not None:
             self.transport.write(data)
-        if not self.req_done and self.req_left > 0 and len(self.buf) >= self.req_left:
-            del self.buf[: self.req_left]
-            self.req_done = True
         self._end_stream(reuse=False)
         if not self.keep_alive:
             self._close()
@@ -743,3 +762,11 @@ def _server_close(fe: Proxy, be: Proxy) -> bool:
         or bo.get("httpclose")
         or bo.get("http-server-close")
     )
+
+
+def _with_connection(data: bytes, value: bytes) -> bytes:
+    """A local response with a `connection` header, unless it already has one."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or b"\nconnection:" in data[:end].lower():
+        return data
+    return data[: end + 2] + b"connection: " + value + b"\r\n" + data[end + 2 :]

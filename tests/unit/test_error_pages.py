@@ -16,29 +16,204 @@ from lb.http.errors import (
 # Captured from haproxy 2.6.12 with `http-request deny deny_status N`, HTTP/1.1
 # keep-alive client (no connection header except for 400 and 408, which close).
 CAPTURED_KEEPALIVE = {
-    200: b"HTTP/1.1 200 OK\r\ncontent-length: 58\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n",
-    400: b"HTTP/1.1 400 Bad request\r\ncontent-length: 90\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n",
-    401: b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 112\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n",
-    403: b"HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n",
-    404: b"HTTP/1.1 404 Not Found\r\ncontent-length: 83\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>404 Not Found</h1>\nThe resource could not be found.\n</body></html>\n",
-    405: b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 146\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>405 Method Not Allowed</h1>\nA request was made of a resource using a request method not supported by that resource\n</body></html>\n",
-    407: b"HTTP/1.1 407 Unauthorized\r\ncontent-length: 112\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>407 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n",
-    408: b"HTTP/1.1 408 Request Time-out\r\ncontent-length: 110\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n",
-    410: b"HTTP/1.1 410 Gone\r\ncontent-length: 114\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>410 Gone</h1>\nThe resource is no longer available and will not be available again.\n</body></html>\n",
-    413: b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 106\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>413 Payload Too Large</h1>\nThe request entity exceeds the maximum allowed.\n</body></html>\n",
-    425: b"HTTP/1.1 425 Too Early\r\ncontent-length: 80\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>425 Too Early</h1>\nYour browser sent early data.\n</body></html>\n",
-    429: b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 117\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>429 Too Many Requests</h1>\nYou have sent too many requests in a given amount of time.\n</body></html>\n",
-    500: b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 97\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>500 Internal Server Error</h1>\nAn internal server error occurred.\n</body></html>\n",
-    501: b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 136\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>501 Not Implemented</h1>\n.The server does not support the functionality required to fulfill the request.\n</body></html>\n",
-    502: b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n",
-    503: b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n",
-    504: b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 92\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n",
+    200: (
+        b"HTTP/1.1 200 OK\r\n"
+        b"content-length: 58\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>200 OK</h1>\n"
+        b"Service ready.\n"
+        b"</body></html>\n"
+    ),
+    400: (
+        b"HTTP/1.1 400 Bad request\r\n"
+        b"content-length: 90\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"connection: close\r\n"
+        b"\r\n"
+        b"<html><body><h1>400 Bad request</h1>\n"
+        b"Your browser sent an invalid request.\n"
+        b"</body></html>\n"
+    ),
+    401: (
+        b"HTTP/1.1 401 Unauthorized\r\n"
+        b"content-length: 112\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>401 Unauthorized</h1>\n"
+        b"You need a valid user and password to access this content.\n"
+        b"</body></html>\n"
+    ),
+    403: (
+        b"HTTP/1.1 403 Forbidden\r\n"
+        b"content-length: 93\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>403 Forbidden</h1>\n"
+        b"Request forbidden by administrative rules.\n"
+        b"</body></html>\n"
+    ),
+    404: (
+        b"HTTP/1.1 404 Not Found\r\n"
+        b"content-length: 83\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>404 Not Found</h1>\n"
+        b"The resource could not be found.\n"
+        b"</body></html>\n"
+    ),
+    405: (
+        b"HTTP/1.1 405 Method Not Allowed\r\n"
+        b"content-length: 146\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>405 Method Not Allowed</h1>\n"
+        b"A request was made of a resource using a request method not supported by that resource\n"
+        b"</body></html>\n"
+    ),
+    407: (
+        b"HTTP/1.1 407 Unauthorized\r\n"
+        b"content-length: 112\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>407 Unauthorized</h1>\n"
+        b"You need a valid user and password to access this content.\n"
+        b"</body></html>\n"
+    ),
+    408: (
+        b"HTTP/1.1 408 Request Time-out\r\n"
+        b"content-length: 110\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"connection: close\r\n"
+        b"\r\n"
+        b"<html><body><h1>408 Request Time-out</h1>\n"
+        b"Your browser didn't send a complete request in time.\n"
+        b"</body></html>\n"
+    ),
+    410: (
+        b"HTTP/1.1 410 Gone\r\n"
+        b"content-length: 114\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>410 Gone</h1>\n"
+        b"The resource is no longer available and will not be available again.\n"
+        b"</body></html>\n"
+    ),
+    413: (
+        b"HTTP/1.1 413 Payload Too Large\r\n"
+        b"content-length: 106\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>413 Payload Too Large</h1>\n"
+        b"The request entity exceeds the maximum allowed.\n"
+        b"</body></html>\n"
+    ),
+    425: (
+        b"HTTP/1.1 425 Too Early\r\n"
+        b"content-length: 80\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>425 Too Early</h1>\n"
+        b"Your browser sent early data.\n"
+        b"</body></html>\n"
+    ),
+    429: (
+        b"HTTP/1.1 429 Too Many Requests\r\n"
+        b"content-length: 117\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>429 Too Many Requests</h1>\n"
+        b"You have sent too many requests in a given amount of time.\n"
+        b"</body></html>\n"
+    ),
+    500: (
+        b"HTTP/1.1 500 Internal Server Error\r\n"
+        b"content-length: 97\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>500 Internal Server Error</h1>\n"
+        b"An internal server error occurred.\n"
+        b"</body></html>\n"
+    ),
+    501: (
+        b"HTTP/1.1 501 Not Implemented\r\n"
+        b"content-length: 136\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>501 Not Implemented</h1>\n"
+        b".The server does not support the functionality required to fulfill the request.\n"
+        b"</body></html>\n"
+    ),
+    502: (
+        b"HTTP/1.1 502 Bad Gateway\r\n"
+        b"content-length: 107\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>502 Bad Gateway</h1>\n"
+        b"The server returned an invalid or incomplete response.\n"
+        b"</body></html>\n"
+    ),
+    503: (
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        b"content-length: 107\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>503 Service Unavailable</h1>\n"
+        b"No server is available to handle this request.\n"
+        b"</body></html>\n"
+    ),
+    504: (
+        b"HTTP/1.1 504 Gateway Time-out\r\n"
+        b"content-length: 92\r\n"
+        b"cache-control: no-cache\r\n"
+        b"content-type: text/html\r\n"
+        b"\r\n"
+        b"<html><body><h1>504 Gateway Time-out</h1>\n"
+        b"The server didn't respond in time.\n"
+        b"</body></html>\n"
+    ),
 }
 
 # Same deny 403, HTTP/1.1 client sending "Connection: close" (and HTTP/1.0 without keep-alive).
-CAPTURED_403_CLOSE = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n"
+CAPTURED_403_CLOSE = (
+    b"HTTP/1.1 403 Forbidden\r\n"
+    b"content-length: 93\r\n"
+    b"cache-control: no-cache\r\n"
+    b"content-type: text/html\r\n"
+    b"connection: close\r\n"
+    b"\r\n"
+    b"<html><body><h1>403 Forbidden</h1>\n"
+    b"Request forbidden by administrative rules.\n"
+    b"</body></html>\n"
+)
 # HTTP/1.0 client sending "Connection: keep-alive".
-CAPTURED_403_HTTP10_KA = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: keep-alive\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n"
+CAPTURED_403_HTTP10_KA = (
+    b"HTTP/1.1 403 Forbidden\r\n"
+    b"content-length: 93\r\n"
+    b"cache-control: no-cache\r\n"
+    b"content-type: text/html\r\n"
+    b"connection: keep-alive\r\n"
+    b"\r\n"
+    b"<html><body><h1>403 Forbidden</h1>\n"
+    b"Request forbidden by administrative rules.\n"
+    b"</body></html>\n"
+)
 
 
 @pytest.mark.parametrize("status", sorted(CAPTURED_KEEPALIVE))
