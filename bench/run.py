@@ -234,7 +234,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def nginx_conf(workdir: Path, ports: list[int]) -> str:
+def nginx_conf(workdir: Path, ports: list[int], status_port: int) -> str:
     user = ""
     if os.geteuid() == 0:  # workers would otherwise run as 'nobody' and may lack a group
         user = "user root root;\n"
@@ -268,7 +268,14 @@ http {{
     fastcgi_temp_path {workdir}/nginx-tmp/fastcgi;
     uwsgi_temp_path {workdir}/nginx-tmp/uwsgi;
     scgi_temp_path {workdir}/nginx-tmp/scgi;
-{servers}}}
+{servers}
+    server {{
+        listen 127.0.0.1:{status_port};
+        location / {{
+            stub_status;
+        }}
+    }}
+}}
 """
 
 
@@ -458,6 +465,7 @@ class RunResult:
     cpu_s: float = 0.0
     cpu_us_per_req: float | None = None
     backend_cpu_us_per_req: float | None = None
+    backend_conns: int | None = None  # connections nginx accepted during the run
     socket_errors: int = 0
     non_2xx: int = 0
     log_lines: int | None = None
@@ -547,9 +555,10 @@ class Bench:
     # -- backends
     def start_nginx(self) -> None:
         self.backend_ports = [free_port(), free_port()]
+        self.status_port = free_port()
         (self.workdir / "nginx-tmp").mkdir()
         conf = self.workdir / "nginx.conf"
-        conf.write_text(nginx_conf(self.workdir, self.backend_ports))
+        conf.write_text(nginx_conf(self.workdir, self.backend_ports, self.status_port))
         argv = [self.tools.nginx, "-p", str(self.workdir), "-c", str(conf), "-e", "stderr"]
         err = self.workdir / "nginx.stderr"
         self.nginx = self.procs.start("nginx", argv, stderr=err)
@@ -591,6 +600,19 @@ class Bench:
             self.procs.stop(proc)
         return target, cfg
 
+    def nginx_accepts(self) -> int | None:
+        """nginx's 'accepts' counter from stub_status (counts this request too)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.status_port), timeout=2) as s:
+                s.sendall(b"GET / HTTP/1.0\r\nHost: status\r\n\r\n")
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+        except OSError:
+            return None
+        m = re.search(rb"\n\s*(\d+) (\d+) (\d+)", data)
+        return int(m.group(1)) if m else None
+
     # -- one measured run
     def measure(self, target: Target, rnd: int, duration: int) -> RunResult:
         res = RunResult(target.name, rnd)
@@ -612,11 +634,13 @@ class Bench:
         with poller if poller else contextlib.nullcontext():
             cpu0 = snapshot_cpu(pids)
             bcpu0 = snapshot_cpu(backend_pids)
+            accepts0 = self.nginx_accepts()
             text = run_wrk(
                 self.procs, self.tools.wrk, target.port, duration, self.args.connections, outfile
             )
             cpu1 = snapshot_cpu(target.cpu_pids())
             bcpu1 = snapshot_cpu(backend_pids)
+            accepts1 = self.nginx_accepts()
         time.sleep(0.3)  # let late log datagrams arrive before counting
         parsed = parse_wrk(text)
         res.requests = int(parsed["requests"] or 0)
@@ -626,6 +650,8 @@ class Bench:
         res.socket_errors = int(parsed["socket_errors"] or 0)
         res.non_2xx = int(parsed["non_2xx"] or 0)
         res.cpu_s = cpu_delta_seconds(cpu0, cpu1)
+        if accepts0 is not None and accepts1 is not None:
+            res.backend_conns = accepts1 - accepts0 - 1  # minus the status request itself
         if res.requests:
             res.cpu_us_per_req = res.cpu_s / res.requests * 1e6
             if backend_pids:
@@ -761,7 +787,10 @@ def fmt_run(r: RunResult) -> str:
         f"cpu {r.cpu_us_per_req or 0:5.2f} us/req"
     )
     if r.backend_cpu_us_per_req is not None:
-        s += f"  (nginx {r.backend_cpu_us_per_req:.2f})"
+        s += f"  (nginx {r.backend_cpu_us_per_req:.2f}"
+        if r.backend_conns is not None:
+            s += f", {r.backend_conns} backend conns"
+        s += ")"
     if r.log_lines is not None and r.requests:
         s += f"  logs/req {r.log_lines / r.requests:.2f}"
     if r.stats_polls_ok is not None:

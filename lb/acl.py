@@ -48,6 +48,9 @@ class AclSet:
             self.lines.setdefault(r.words[0], []).append(r)
         self.compiled: dict[str, Cond] = {}
         self.compile_acl = compile_acl
+        # `{ … }` compiler and the place of the rule being compiled (set by lb.acl_setup)
+        self.inline: Callable[[list[str]], Cond] | None = None
+        self.where: Any = None
 
     def get(self, name: str) -> Cond:
         c = self.compiled.get(name)
@@ -76,6 +79,8 @@ def compile_condition(
     inline: Callable[[list[str]], Cond] | None = None,
 ) -> Cond:
     """Compile `if|unless TERMS…`; terms are ANDed, `||` separates OR groups."""
+    if inline is None:
+        inline = acls.inline
     if not words:
         raise AclError("missing condition")
     kw = words[0]

@@ -125,12 +125,23 @@ class Listener:
 
     async def _connect(self, conn: socket.socket, proto: Any) -> None:
         try:
-            await self.loop.connect_accepted_socket(lambda: proto, conn, ssl=self.ssl)
+            transport, _ = await self.loop.connect_accepted_socket(
+                lambda: proto, conn, ssl=self.ssl
+            )
         except Exception:
             conn.close()
             self.connection_gone()
+            if self.ssl is not None:
+                from lb.tls.conn import failed as tls_failed
+
+                tls_failed(proto)
             if hasattr(proto, "handshake_failed"):
                 proto.handshake_failed()
+            return
+        if self.ssl is not None:
+            from lb.tls.conn import accepted as tls_accepted
+
+            tls_accepted(proto, transport)
 
     def connection_gone(self) -> None:
         self.nconn -= 1

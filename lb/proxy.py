@@ -52,7 +52,8 @@ class Proxy:
         self.timeouts = conf.timeouts
         self.fe_counters = Counters()
         self.be_counters = Counters()
-        self.maxconn = conf.maxconn
+        # a frontend without its own maxconn gets the process's, as in HAProxy
+        self.maxconn = conf.maxconn or (state.maxconn if conf.is_frontend else 0)
         self.feconn = 0
         self.beconn = 0
         self.disabled = conf.disabled
@@ -212,3 +213,18 @@ class Proxy:
         self.paused = False
         for lst in self.listeners:
             lst.resume()
+
+    def stop_from_cli(self) -> None:
+        """`shutdown frontend`: close the listeners for good and log it like HAProxy."""
+        self.stopped = True
+        for lst in self.listeners:
+            lst.close()
+            if lst in self.state.listeners:
+                self.state.listeners.remove(lst)
+        self.listeners = []
+        self.state.notify(
+            "notice",
+            f"Proxy {self.name} stopped (cumulated conns: FE: {self.fe_counters.cum_conn}, "
+            f"BE: {self.be_counters.cum_conn}).",
+            self,
+        )

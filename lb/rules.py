@@ -118,7 +118,10 @@ def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callabl
     for r in rules:
         words = list(r.words)
         name = words[0]
-        builder = HTTP_REQUEST_ACTIONS.get(name)
+        # `set-var(txn.x)`-style actions register by their prefix `set-var(`
+        builder = HTTP_REQUEST_ACTIONS.get(name) or HTTP_REQUEST_ACTIONS.get(
+            name.split("(")[0] + "("
+        )
         if builder is None:
             raise r.where.error(
                 f"'http-request {name}' : unknown or unsupported action '{name}'.",
@@ -129,6 +132,7 @@ def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callabl
             extra = rest[: len(rest) - len(cond_words)]
             if extra:
                 raise ValueError(f"'http-request {name}' : unexpected argument '{extra[0]}'.")
+            acls.where = r.where  # the place of inline `{ }` ACLs
             cond = compile_condition(cond_words, acls) if cond_words else None
         except (AclError, ValueError, IndexError) as exc:
             raise r.where.error(

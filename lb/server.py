@@ -56,6 +56,7 @@ class Server:
         "check_port",
         "last_change",
         "down_time",
+        "down_since",
         "down_trans",
         "idle",
         "conf",
@@ -92,6 +93,7 @@ class Server:
         self.check_port = conf.check_port or conf.port
         self.last_change = time.monotonic()
         self.down_time = 0.0
+        self.down_since = time.monotonic() if conf.disabled else 0.0
         self.down_trans = 0
         self.idle: list[Any] = []
         self.cookie = conf.cookie
@@ -165,7 +167,7 @@ class Server:
         if self.admin & ADMIN_FMAINT:
             return
         was = self.in_maint
-        self.admin |= ADMIN_FMAINT
+        self.admin = (self.admin | ADMIN_FMAINT) & ~ADMIN_FDRAIN
         if self.check is not None:
             self.check.enter_maintenance()
         if not was:
@@ -179,6 +181,12 @@ class Server:
     def set_drain(self) -> None:
         if self.admin & ADMIN_FDRAIN:
             return
+        if self.admin & ADMIN_FMAINT:
+            # drain from maintenance: the server comes back, but only for persistent traffic
+            self.admin &= ~ADMIN_FMAINT
+            self._came_up()
+            if self.check is not None and self.check_enabled:
+                self.check.leave_maintenance()
         self.admin |= ADMIN_FDRAIN
         self._changed()
         if not self.in_maint:
@@ -189,8 +197,8 @@ class Server:
     def set_ready(self) -> None:
         if self.admin & ADMIN_FMAINT:
             self.admin &= ~(ADMIN_FMAINT | ADMIN_FDRAIN | ADMIN_CMAINT)
+            self._came_up()
             if self.check is not None and self.check_enabled:
-                self.op_state = SRV_ST_STARTING
                 self.check.leave_maintenance()
             self._changed()
             self._notice(
@@ -202,6 +210,7 @@ class Server:
             self._notice(f"Server {self.proxy.name}/{self.name} is UP (leaving forced drain).")
         elif self.admin & ADMIN_CMAINT:
             self.admin &= ~ADMIN_CMAINT
+            self._came_up()
             self._changed()
             self._notice(
                 f"Server {self.proxy.name}/{self.name} is UP/READY (leaving forced maintenance)."
@@ -220,6 +229,8 @@ class Server:
     def set_addr(self, host: str, port: int | None) -> None:
         self.host = host
         if port is not None:
+            if not self.conf.check_port:
+                self.check_port = port
             self.port = port
         if not self.conf.check_addr:
             self.check_host = host
@@ -231,11 +242,13 @@ class Server:
             if self.op_state == SRV_ST_RUNNING:
                 return
             self.op_state = SRV_ST_RUNNING
+            self._came_up()
             self._changed()
             if self.in_maint:
                 return
             self._notice(
-                f"Server {self.proxy.name}/{self.name} is UP{_reason(reason)}. " + self._online_msg()
+                f"Server {self.proxy.name}/{self.name} is UP{_reason(reason)}. "
+                + self._online_msg()
             )
             self.proxy.dequeue(self)
         else:
@@ -247,7 +260,8 @@ class Server:
             if self.in_maint:
                 return
             self._notice(
-                f"Server {self.proxy.name}/{self.name} is DOWN{_reason(reason)}. " + self._left_msg()
+                f"Server {self.proxy.name}/{self.name} is DOWN{_reason(reason)}. "
+                + self._left_msg()
             )
 
     def set_health_stopping(self) -> None:
@@ -260,7 +274,19 @@ class Server:
 
     def _went_down(self) -> None:
         self.down_trans += 1
+        if not self.down_since:
+            self.down_since = time.monotonic()
         self.drop_idle()
+
+    def _came_up(self) -> None:
+        if self.down_since and not self.in_maint and self.op_state != SRV_ST_STOPPED:
+            self.down_time += time.monotonic() - self.down_since
+            self.down_since = 0.0
+
+    def total_down_time(self) -> float:
+        """Seconds spent DOWN or in maintenance so far (`downtime` in show stat)."""
+        cur = time.monotonic() - self.down_since if self.down_since else 0.0
+        return self.down_time + cur
 
     def drop_idle(self) -> None:
         idle, self.idle = self.idle, []
@@ -277,6 +303,14 @@ class Server:
     @property
     def proxy_name(self) -> str:
         return self.proxy.name
+
+    def set_health_from_cli(self, up: bool) -> None:
+        """`set server … health up|down`: force the check counter to its top or to zero."""
+        health = getattr(self.check, "_health", None)
+        if health is not None:
+            health.health = health.top if up else 0
+            health.up = up
+        self.on_health_change(up, "changed from CLI")
 
 
 def _reason(reason: str) -> str:

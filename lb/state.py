@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from lb import acl_setup
 from lb import counters as counters_mod
 from lb.acl import AclError, AclSet, compile_condition
 from lb.config.errors import ConfigError
@@ -21,8 +22,10 @@ from lb.config.model import Config, ProxyConf
 from lb.errors_capture import ErrorCapture
 from lb.http import errors as http_errors
 from lb.listener import Listener, open_listen_socket
+from lb.persist import build_persist
 from lb.proxy import Proxy
 from lb.rules import compile_http_request
+from lb.rules_extra import stream_done as stick_stream_done
 from lb.stream import Stream
 
 SWEEP_INTERVAL = 0.05
@@ -78,6 +81,7 @@ class State:
             p = Proxy(self, pc)
             self.proxies.append(p)
             self.by_name.setdefault(pc.name, p)
+        acl_setup.build_tables(self)
         backends = {p.name: p for p in self.proxies if p.is_backend}
         for p in self.proxies:
             pc = p.conf
@@ -85,16 +89,22 @@ class State:
             p.http_keepalive = not pc.options.get("httpclose")
             p.forwardfor = _header_opt(pc.options.get("forwardfor"))
             p.originalto = _header_opt(pc.options.get("originalto"))
-            acls = AclSet(pc.acls, None)
+            acls = acl_setup.proxy_acls(self, p)
             try:
                 p.http_req_rules = compile_http_request(pc.http_request, acls, p)
             except ConfigError:
                 raise
             if p.is_frontend:
                 p.route = self._router(p, pc, backends, acls)  # type: ignore[method-assign]
-            build_proxy_logging(p, self)
+            p.persist = build_persist(p, acls)  # type: ignore[attr-defined]  # cookie persistence
+            with acl_setup.logging_ctx(self, p):
+                build_proxy_logging(p, self)
+        acl_setup.finish(self)
         for p in self.proxies:
             p.was_available = p.has_usable_server()
+        from lb.tls import build as build_tls  # certificates, keys, staples: `lb -c` sees them
+
+        build_tls(self)
 
     def _error_pages(self, pc: ProxyConf) -> Callable[[int], bytes]:
         pages: dict[int, bytes] = {}
@@ -122,6 +132,7 @@ class State:
             if be is None:
                 continue
             try:
+                acls.where = r.where  # type: ignore[attr-defined]
                 cond = compile_condition(list(r.words[1:]), acls) if len(r.words) > 1 else None
             except AclError as exc:
                 raise r.where.error(
@@ -184,6 +195,10 @@ class State:
             def factory(lst: Listener, p: Proxy = p, cls: Any = cls) -> Any:
                 return cls(self, p, lst)
 
+            if b.options.get("accept-proxy"):  # PROXY header first, then TLS if any
+                from lb.proxy_accept import wrap_factory
+
+                factory, ssl_ctx = wrap_factory(factory, p, ssl_ctx), None  # type: ignore[assignment]
             lst = Listener(loop, sock, factory, b.name, b.maxconn, ssl_ctx, a)
             p.listeners.append(lst)
             self.listeners.append(lst)
@@ -203,6 +218,7 @@ class State:
 
     def _sweep(self) -> None:
         counters_mod.tick()
+        acl_setup.sweep(self)
         now = time.monotonic()
         for c in [c for c in self.conns if c.expire and c.expire <= now]:
             if c.expire and c.expire <= now:
@@ -307,6 +323,8 @@ class State:
         log = fe.log_stream
         if log is not None:
             log(st)
+        if st.sc is not None:  # after the log line, which may read the counters
+            stick_stream_done(st)
 
     def notify(self, level: str, msg: str, proxy: Any) -> None:
         """A process notice: stderr in HAProxy's format, and the log targets."""

@@ -66,10 +66,20 @@ class Stream:
         "server",
         "head",
         "vars",
+        "epoch",
+        "sc",  # stick counters tracked by this stream: [(table, entry, tracker) | None] * 3
+        "res_head",  # the response head, for res.* fetches and http-response rules
     )
 
+    # `show sess`: each stream gets the next unique id and remembers the dump epoch
+    # current at its birth (both are process-wide counters, as HAProxy's).
+    last_uniq_id = -1
+    sess_epoch = 0
+
     def __init__(self, conn: Any, m_start: float) -> None:
-        self.sid = 0
+        Stream.last_uniq_id += 1
+        self.sid = Stream.last_uniq_id
+        self.epoch = Stream.sess_epoch
         self.client_ip = conn.client_ip
         self.client_port = conn.client_port
         self.frontend_ip = conn.frontend_ip
@@ -124,6 +134,8 @@ class Stream:
         self.m_response = 0.0
         self.head = None
         self.vars: dict[str, Any] | None = None
+        self.sc: list[Any] | None = None
+        self.res_head = None
 
     # --- balancer PickContext -------------------------------------------------
 

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lb.proxy import QueuedStream
+from lb.proxy_send import proxy_line
 from lb.stream import Stream
 
 if TYPE_CHECKING:
@@ -19,12 +20,20 @@ T_WAIT, T_QUEUE, T_CONNECT, T_RELAY, T_CLOSED = range(5)
 
 
 class _ServerLeg(asyncio.Protocol):
-    __slots__ = ("front", "transport", "eof")
+    __slots__ = ("front", "transport", "eof", "task")
 
     def __init__(self, front: TcpConn) -> None:
         self.front = front
         self.transport: asyncio.Transport | None = None
         self.eof = False
+        self.task: asyncio.Task | None = None
+
+    def cancel(self) -> None:
+        """Give up: abort the connection, or the connect still under way."""
+        if self.transport is not None:
+            self.transport.abort()
+        elif self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -173,6 +182,7 @@ class TcpConn(asyncio.Protocol):
         task = self.state.loop.create_task(
             self.state.loop.create_connection(lambda: leg, srv.host, srv.port)
         )
+        leg.task = task
         task.add_done_callback(lambda t: self._connect_done(t, leg))
 
     def _connect_done(self, task: asyncio.Task, leg: _ServerLeg) -> None:
@@ -191,14 +201,20 @@ class TcpConn(asyncio.Protocol):
         st.m_connect = time.monotonic()  # type: ignore[union-attr]
         st.m_response = st.m_connect  # type: ignore[union-attr]
         self.phase = T_RELAY
+        pp = proxy_line(self.server, self)  # send-proxy[-v2]
+        if pp is not None:
+            leg.transport.write(pp)  # type: ignore[union-attr]
         if self.pending:
             leg.transport.writelines(self.pending)  # type: ignore[union-attr]
             self.pending = []
+            # reading was paused while the connect was pending with a full buffer
+            if self.transport is not None and not self.closed:
+                self.transport.resume_reading()
         if self.client_eof and leg.transport.can_write_eof():  # type: ignore[union-attr]
             leg.transport.write_eof()  # type: ignore[union-attr]
         self._arm_idle()
 
-    def _connect_failed(self) -> None:
+    def _connect_failed(self, term: str = "SC") -> None:
         be, srv, st = self.backend, self.server, self.stream
         assert be is not None and srv is not None and st is not None
         srv.counters.failed_conns += 1
@@ -219,7 +235,7 @@ class TcpConn(asyncio.Protocol):
                     return
             self._connect(srv)
             return
-        self._fail("SC")
+        self._fail(term)
 
     def _arm(self, seconds: float) -> None:
         self.expire = time.monotonic() + seconds if seconds else 0.0
@@ -301,13 +317,14 @@ class TcpConn(asyncio.Protocol):
             self.backend.unqueue(self.queued)
         if self.leg is not None and self.leg.transport is not None:
             self.leg.transport.close()
-        if self.server is not None and self.backend is not None:
-            self.backend.release(self.server)
-            self.server.counters.cur_sess = self.server.served
         if st is not None:
             if st.term_state == "--":
                 st.term_state = term
+            # logged before the server slot is released: the counters include this stream
             self.state.stream_done(self, st)
+        if self.server is not None and self.backend is not None:
+            self.backend.release(self.server)
+            self.server.counters.cur_sess = self.server.served
 
     def _close(self, term: str) -> None:
         self._finish(term)
@@ -326,9 +343,9 @@ class TcpConn(asyncio.Protocol):
         if self.phase == T_QUEUE:
             self._fail("sQ")
         elif self.phase == T_CONNECT:
-            if self.leg is not None and self.leg.transport is not None:
-                self.leg.transport.abort()
+            if self.leg is not None:
+                self.leg.cancel()
             self.leg = None
-            self._connect_failed()
+            self._connect_failed("sC")
         else:
             self._close("cD")

@@ -300,13 +300,27 @@ class Registry:
         cmd.level = level
         return cmd
 
-    def clone(self) -> Registry:
-        """An independent copy (same table, order and handlers), e.g. for tests."""
+    def clone(self, handlers_from: tuple[str, ...] | None = None) -> Registry:
+        """An independent copy (same table, order and handlers), e.g. for tests.
+
+        With `handlers_from`, only handlers defined in those modules are kept:
+        the other listed commands go back to unimplemented, so a test can
+        stand in for them.
+        """
         other = Registry()
         other._rank = dict(self._rank)
         for words, cmd in self._commands.items():
+            handler = cmd.handler
+            if (
+                handlers_from is not None
+                and handler is not None
+                and getattr(handler, "__module__", "") not in handlers_from
+            ):
+                if cmd.entry is None:
+                    continue
+                handler = None
             other._commands[words] = Command(
-                cmd.words, cmd.level, cmd.handler, cmd.entry, cmd.fingerprint
+                cmd.words, cmd.level, handler, cmd.entry, cmd.fingerprint
             )
         return other
 

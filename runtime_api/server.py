@@ -42,6 +42,9 @@ BYTES_PER_TURN = 256 * 1024
 MAX_PENDING_INPUT = 64 * 1024  # stop reading while this much input waits behind a dump
 
 MakeContext = Callable[[CliSession], CommandContext]
+# Observers of stats-socket connections: called with (protocol, transport) when one opens
+# and (protocol, None) when it closes (``show sess`` lists them as ``fe=GLOBAL`` streams).
+CONNECTION_HOOKS: list[Callable[[CliProtocol, object], None]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,8 @@ class CliProtocol(asyncio.Protocol):
             timeout_ms=self._timeout_ms,
         )
         self._ctx = self._make_context(self._session)
+        for hook in CONNECTION_HOOKS:
+            hook(self, transport)
         self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -274,6 +279,8 @@ class CliProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        for hook in CONNECTION_HOOKS:
+            hook(self, None)
         if self._timer is not None:
             self._timer.cancel()
         for item in [self._lazy, *self._pending]:

@@ -192,8 +192,8 @@ def backend_fullconn(p: Any, state: Any) -> int:
         names = {r.words[0] for r in conf.use_backends if r.words}
         if conf.default_backend is not None:
             names.add(conf.default_backend[0])
-        if fe is p or p.name in names:
-            total += frontend_maxconn(fe, state)
+        if fe is p or p.name in names:  # configured values: later `set maxconn` do not count
+            total += int(conf.maxconn or getattr(state, "hard_maxconn", 0) or state.maxconn)
     return max(1, (total + 9) // 10)
 
 
@@ -373,10 +373,7 @@ def _algo(p: Any) -> str:
 
 
 def _server_downtime(s: Any, now: float) -> int:
-    total = float(s.down_time or 0.0)
-    if server_op_state(s) == SRV_ST_STOPPED:
-        total += max(0.0, now - s.last_change)
-    return int(total)
+    return int(s.total_down_time())
 
 
 def server_row(p: Any, s: Any, state: Any, now: float) -> StatRow:
@@ -461,7 +458,9 @@ def _check_fields(v: dict[str, StatValue], chk: Any) -> None:
     v["check_health"] = chk.health
 
 
-def proxy_rows(state: Any, flt: StatFilter | None = None, now: float | None = None) -> Iterator[StatRow]:
+def proxy_rows(
+    state: Any, flt: StatFilter | None = None, now: float | None = None
+) -> Iterator[StatRow]:
     """Rows in config order: FRONTEND, servers, BACKEND for each selected proxy."""
     flt = flt or StatFilter()
     now = time.monotonic() if now is None else now
@@ -493,7 +492,7 @@ def format_uptime(seconds: int) -> str:
     d, rest = divmod(max(0, seconds), 86400)
     h, rest = divmod(rest, 3600)
     m, s = divmod(rest, 60)
-    return f"{d}d {h:2d}h{m:02d}m{s:02d}s"
+    return f"{d}d {h}h{m:02d}m{s:02d}s"
 
 
 def _nofile() -> int:
@@ -503,7 +502,9 @@ def _nofile() -> int:
         return 0
 
 
-def info_values(state: Any, *, use_float: bool = False, cli_sessions: int = 1) -> dict[str, StatValue]:
+def info_values(
+    state: Any, *, use_float: bool = False, cli_sessions: int = 1
+) -> dict[str, StatValue]:
     """The `show info` fields (name -> value); absent fields are left out."""
     g = state.cfg.global_
     now = time.time()
@@ -583,6 +584,6 @@ def info_values(state: Any, *, use_float: bool = False, cli_sessions: int = 1) -
         "PoolAlloc_bytes": 0,
         "PoolUsed_bytes": 0,
         "Start_time_sec": float(state.start_time) if use_float else int(state.start_time),
-        "Tainted": 0,
+        "Tainted": "0",  # a str field in 2.6 (hex flags)
     }
     return v

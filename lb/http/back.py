@@ -66,6 +66,7 @@ class BackConn(asyncio.Protocol):
         "idle_expire",
         "was_reused",
         "method",
+        "connect_task",
     )
 
     def __init__(self, server: Server, front: FrontConn | None) -> None:
@@ -86,12 +87,17 @@ class BackConn(asyncio.Protocol):
         self.idle_expire = 0.0
         self.was_reused = False
         self.method = b"GET"
+        self.connect_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ asyncio
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.connected = True
+        self.connect_task = None
+        if self.closed:  # given up (connect timeout) just as the connection completed
+            transport.abort()
+            return
         if self.pending:
             transport.writelines(self.pending)  # type: ignore[attr-defined]
             self.pending = []
@@ -159,6 +165,9 @@ class BackConn(asyncio.Protocol):
                 front.keep_alive = False
             elif head.conn_close or (front.http10 and not head.conn_keepalive):
                 raw = _set_connection(raw, b"keep-alive" if front.http10 else None)
+            persist = getattr(front.backend, "persist", None)
+            if persist is not None:  # cookie persistence: insert/rewrite/prefix Set-Cookie
+                raw = persist.on_response(front.stream, self.method, status, raw)
             rest = bytes(self.buf)
             self.buf.clear()
             self._first_write(front, head, raw, rest)
@@ -310,10 +319,19 @@ class BackConn(asyncio.Protocol):
         self.front = None
         if self.transport is not None:
             self.transport.close()
+        self._cancel_connect()
         self.closed = True
 
     def abort(self) -> None:
         self.front = None
         if self.transport is not None:
             self.transport.abort()
+        self._cancel_connect()
         self.closed = True
+
+    def _cancel_connect(self) -> None:
+        task = self.connect_task
+        if task is not None:
+            self.connect_task = None
+            if not task.done():
+                task.cancel()

@@ -24,7 +24,9 @@ from lb.http.h1 import (
     request_keeps_alive,
 )
 from lb.proxy import QueuedStream
+from lb.proxy_send import proxy_line
 from lb.stream import Stream
+from lb.tls.conn import stream_tls
 
 if TYPE_CHECKING:
     from lb.proxy import Proxy
@@ -72,6 +74,7 @@ class FrontConn(asyncio.Protocol):
         "srv_fin",
         "m_req_start",
         "srv_close",
+        "replay",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -110,6 +113,9 @@ class FrontConn(asyncio.Protocol):
         self.srv_fin = False
         self.m_req_start = 0.0
         self.srv_close = False
+        # the whole request as sent to the server, kept to resend it on a fresh connection
+        # when a reused idle connection turns out to be closed (None if not replayable)
+        self.replay: bytes | None = None
 
     # ------------------------------------------------------------ connection
 
@@ -222,6 +228,8 @@ class FrontConn(asyncio.Protocol):
         del buf[:end]
         start = self.m_req_start or now
         st = Stream(self, start)
+        if self.listener.ssl is not None:
+            stream_tls(st, self.transport)
         st.t_idle = int((start - (self.m_idle_from or self.m_accept)) * 1000)
         self.m_req_start = now if buf else 0.0
         st.m_head = now
@@ -239,7 +247,8 @@ class FrontConn(asyncio.Protocol):
         st.head = head
         st.method, st.uri, st.http_version = head.method, head.uri, head.version
         self.http10 = head.http10
-        self.keep_alive = request_keeps_alive(head) and fe.http_keepalive
+        # after Content-Length + Transfer-Encoding HAProxy closes: no request may follow
+        self.keep_alive = request_keeps_alive(head) and fe.http_keepalive and not head.cl_te
         if head.chunked:
             self.req_chunked = ChunkedReader()
             self.req_left = -1
@@ -286,10 +295,15 @@ class FrontConn(asyncio.Protocol):
             data = bytes(buf)
             buf.clear()
             self._request_body(data)
+            if self.stream is not st:  # the body was refused
+                return
         self._assign()
 
     def _outgoing_head(self, head: Head, be: Proxy) -> bytes:
         raw = head.raw
+        persist = getattr(be, "persist", None)
+        if persist is not None:  # cookie persistence reads (and may edit) the Cookie header
+            raw = persist.on_request(self.stream, head, raw)
         add = b""
         ff = self.frontend.forwardfor or be.forwardfor
         if ff is not None and not ff["skip"](self.client_ip):
@@ -311,9 +325,13 @@ class FrontConn(asyncio.Protocol):
         if self.req_chunked is not None:
             try:
                 end, done = self.req_chunked.feed(data, 0)
-            except H1Error:
-                self.frontend.fe_counters.failed_req += 1
-                self._abort_both("CR")
+            except H1Error as exc:
+                # invalid chunk framing: 400 if the server has not answered yet
+                if self.resp_started:
+                    self.frontend.fe_counters.failed_req += 1
+                    self._abort_both("CD")
+                else:
+                    self._reject(400, "PR", data, exc.pos)
                 return
         else:
             take = min(self.req_left, n)
@@ -332,7 +350,7 @@ class FrontConn(asyncio.Protocol):
             self.req_chunked = None
         if end != n:
             self.buf += data[end:]
-        if self.phase == P_WAIT_RESP and self.expire == 0.0:
+        if self.phase == P_WAIT_RESP and self.expire == 0.0 and self.stream is not None:
             self._arm(self.backend.timeout("server") if self.backend else 0)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ server choice
@@ -344,7 +362,10 @@ class FrontConn(asyncio.Protocol):
         if be.balancer is None or not be.servers:
             self._reply_error(503, "SC")
             return
-        srv = be.pick(st)
+        persist = getattr(be, "persist", None)
+        srv = persist.server_for(st) if persist is not None else None  # cookie persistence
+        if srv is None or srv.is_full:
+            srv = be.pick(st)
         if srv is None:
             if not be.has_usable_server():
                 self._reply_error(503, "SC")
@@ -418,11 +439,16 @@ class FrontConn(asyncio.Protocol):
         back = BackConn(srv, self)
         back.start_request(self, self.stream.method)  # type: ignore[union-attr]
         self.back = back
+        pp = proxy_line(srv, self)  # send-proxy[-v2]: header first, connection kept private
+        if pp is not None:
+            back.reusable = False
+            back.write(pp)
         srv.counters.connect += 1
         self._arm(be.timeout("connect"))
         loop = self.state.loop
         fut = loop.create_connection(lambda: back, srv.host, srv.port)
         task = loop.create_task(fut)
+        back.connect_task = task
         task.add_done_callback(lambda t: self._connect_done(t, back))
 
     def _attach(self, back: BackConn) -> None:
@@ -455,12 +481,13 @@ class FrontConn(asyncio.Protocol):
         self.phase = P_WAIT_RESP
         out = self.out_head
         self.out_head = b""
+        self.replay = out if self.req_done else None
         back.write(out)
         self._arm(self.backend.timeout("server"))  # type: ignore[union-attr]
         if self.reading_paused and len(self.buf) < self.bufsize:
             self.resume_client_reading()
 
-    def _connect_failed(self) -> None:
+    def _connect_failed(self, term: str = "SC") -> None:
         be = self.backend
         srv = self.server
         st = self.stream
@@ -485,7 +512,7 @@ class FrontConn(asyncio.Protocol):
                     return
             self._connect(srv)
             return
-        self._reply_error(503, "SC")
+        self._reply_error(503, term)
 
     # ------------------------------------------------------------ responses
 
@@ -548,10 +575,18 @@ class FrontConn(asyncio.Protocol):
 
     def server_closed(self, back: BackConn) -> None:
         """The server closed before the response was complete."""
-        if back.was_reused and not back.got_bytes and self.tries < 1 and self.server:
-            # an idle connection the server had already closed: try a fresh one
+        if (
+            back.was_reused
+            and not back.got_bytes
+            and self.tries < 1
+            and self.server
+            and self.replay is not None
+        ):
+            # an idle connection the server had already closed: resend on a fresh one
             self.tries += 1
             self.back = None
+            self.out_head = self.replay
+            self.replay = None
             self._connect(self.server)
             return
         if self.server is not None:
@@ -605,10 +640,11 @@ class FrontConn(asyncio.Protocol):
                 pass
             else:
                 back.abort() if not reuse else back.close()
+        # logged before the server slot is released: the counters include this stream
+        self.state.stream_done(self, st)
         if srv is not None and be is not None:
             be.release(srv)
             srv.counters.cur_sess = srv.served
-        self.state.stream_done(self, st)
 
     def _idle_timeout(self, be: Proxy | None) -> float:
         return (be.timeout("server") if be is not None else 0) or 10.0
@@ -632,7 +668,7 @@ class FrontConn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def _reply_error(self, status: int, term: str) -> None:
+    def _reply_error(self, status: int, term: str, count: bool = True) -> None:
         """Answer with HAProxy's error page for `status` and end the exchange."""
         st = self.stream
         fe = self.frontend
@@ -640,9 +676,8 @@ class FrontConn(asyncio.Protocol):
         if st is not None:
             st.status = status
             st.term_state = term
-            st.bytes_out += len(page)
-            if status == 503 and self.backend is not None and term != "PR":
-                pass
+            if count:
+                st.bytes_out += len(page)
         self.keep_alive = False
         if self.transport is not None and not self.closed:
             self.transport.write(page)
@@ -655,7 +690,11 @@ class FrontConn(asyncio.Protocol):
         self.state.errors.capture(fe, "request", raw, self, pos)
         if self.stream is None:
             self.stream = Stream(self, self.m_idle_from or self.m_accept)
-            self.stream.m_head = time.monotonic()
+        if self.stream.head is None:
+            # a request that could not be read: HAProxy logs -1 for Tr and 0 bytes
+            self.stream.m_head = 0.0
+            self._reply_error(status, term, count=False)
+            return
         self._reply_error(status, term)
 
     def _log_bad(self, status: int, term: str, raw: bytes) -> None:
@@ -749,9 +788,7 @@ class FrontConn(asyncio.Protocol):
                 self.transport.abort()
 
     def _connect_failed_timeout(self) -> None:
-        self._connect_failed()
-        if self.stream is not None and self.phase == P_CLOSING:
-            self.stream.term_state = "sC"
+        self._connect_failed("sC")
 
 
 def _server_close(fe: Proxy, be: Proxy) -> bool:

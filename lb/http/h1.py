@@ -26,6 +26,8 @@ _REQ_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) (HTTP/1\.[01
 _RESP_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _TOKEN_SPLIT = re.compile(rb"[ \t]*,[ \t]*")
+# longest chunk-size line (with extensions) accepted, about what fits HAProxy's buffer
+MAX_CHUNK_LINE = 16384
 
 
 class H1Error(Exception):
@@ -63,6 +65,7 @@ class Head:
         "conn_upgrade",
         "upgrade",
         "expect_continue",
+        "cl_te",
         "_headers",
     )
 
@@ -81,6 +84,7 @@ class Head:
         self.conn_upgrade = False
         self.upgrade: bytes | None = None
         self.expect_continue = False
+        self.cl_te = False  # both Content-Length and Transfer-Encoding were sent
         self._headers: list[tuple[bytes, bytes]] | None = None
 
     @property
@@ -156,10 +160,11 @@ def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
                 raise H1Error(status, "invalid transfer-encoding", m.start(2))
             if b"chunked" in codings[:-1]:
                 raise H1Error(status, "chunked is not the final coding", m.start(2))
+            if is_request and codings != [b"chunked"]:
+                # HAProxy refuses any request coding but chunked alone
+                raise H1Error(status, "unsupported transfer-encoding", m.start(2))
             if codings[-1] == b"chunked":
                 h.chunked = True
-            elif is_request:
-                raise H1Error(status, "unsupported transfer-encoding", m.start(2))
         elif name == b"connection":
             for tok in _TOKEN_SPLIT.split(value.lower()):
                 if tok == b"close":
@@ -183,6 +188,7 @@ def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
         # Transfer-Encoding wins over Content-Length; the latter is dropped when forwarding.
         h.content_length = None
         if cl is not None:
+            h.cl_te = True
             h._headers = None
             h.raw = _drop_header(raw, b"content-length")
     else:
@@ -204,12 +210,18 @@ def parse_request_head(raw: bytes) -> Head:
     m = _REQ_LINE.match(raw)
     if m is None:
         raise H1Error(400, "invalid request line", 0)
+    if not raw.endswith(b"\r\n\r\n"):
+        raw = _crlf(raw)
     h = Head(raw)
     h.method, h.uri, h.version = m.group(1), m.group(2), m.group(3)
     _scan_common(h, raw, True)
-    if h.version == b"HTTP/1.1" and h.host is None:
-        raise H1Error(400, "missing host header", 0)
+    # (an HTTP/1.1 request without Host is let through, as HAProxy 2.6 does)
     return h
+
+
+def _crlf(raw: bytes) -> bytes:
+    """A head written with bare LF line ends, rewritten with CRLF (as HAProxy emits)."""
+    return b"\r\n".join(line.rstrip(b"\r") for line in raw.split(b"\n"))
 
 
 def parse_response_head(raw: bytes) -> Head:
@@ -248,6 +260,8 @@ class ChunkedReader:
 
     def feed(self, data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[int, bool]:
         """Consume from `pos`; return (position after what was consumed, finished)."""
+        if isinstance(data, memoryview):
+            data = data.tobytes()
         n = len(data)
         while pos < n:
             st = self.state
@@ -258,15 +272,17 @@ class ChunkedReader:
                 if self.left == 0:
                     self.state = self.DATA_CRLF
                 continue
-            nl = bytes(data[pos : min(n, pos + 4096)]).find(b"\n")
+            nl = data.find(b"\n", pos, min(n, pos + MAX_CHUNK_LINE + 1))
             if nl < 0:
                 self.line += bytes(data[pos:n])
-                if len(self.line) > 4096:
+                if len(self.line) > MAX_CHUNK_LINE:
                     raise H1Error(400, "chunk line too long", pos)
                 return n, False
-            line = self.line + bytes(data[pos : pos + nl])
+            line = self.line + bytes(data[pos:nl])
             self.line = b""
-            pos += nl + 1
+            if len(line) > MAX_CHUNK_LINE + 1:
+                raise H1Error(400, "chunk line too long", pos)
+            pos = nl + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
             if st == self.SIZE:

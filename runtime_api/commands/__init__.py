@@ -1,1 +1,8 @@
-from runtime_api.commands import basic  # noqa: F401
+from runtime_api.commands import (  # noqa: F401
+    basic,
+    servers,
+    sessions,  # noqa: F401
+    stats,
+    tls,  # noqa: F401
+)
+from runtime_api.commands import patterns, tables  # noqa: F401,E402

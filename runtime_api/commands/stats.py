@@ -44,8 +44,12 @@ def atoi(text: str) -> int:
 def cmd_show_info(ctx: CommandContext, args: list[str], payload: str | None) -> str:
     """``show info [typed|json] [desc] [float]``."""
     words = args[2:]
-    typed, json, desc, use_float = ("typed" in words, "json" in words, "desc" in words,
-                                    "float" in words)
+    typed, json, desc, use_float = (
+        "typed" in words,
+        "json" in words,
+        "desc" in words,
+        "float" in words,
+    )
     values = stats_rows.info_values(ctx.state, use_float=use_float)
     if json:
         return format_info_json(values)
@@ -69,7 +73,7 @@ def parse_show_stat(ctx: CommandContext, args: list[str]) -> tuple[StatFilter, s
         pos = 5
     flags = set(args[pos:])
     flt = StatFilter(
-        iid=iid,
+        iid=0 if iid == -1 else iid,  # -1 selects every proxy
         types=types if types != -1 else TYPE_FE | TYPE_BE | TYPE_SRV,
         sid=sid,
         hide_down="up" in flags,

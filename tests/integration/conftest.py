@@ -100,8 +100,14 @@ class LB:
         return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
 
     def wait_stderr(self, pattern: str, timeout: float = 5.0, count: int = 1) -> list[str]:
-        rx = re.compile(pattern, re.M)
-        return wait_until(lambda: (m := rx.findall(self.stderr)) and len(m) >= count and m, timeout) or []
+        """The stderr lines matching `pattern`, once there are `count` of them ([] if not)."""
+        rx = re.compile(pattern)
+
+        def found() -> list[str]:
+            m = [ln for ln in self.stderr.splitlines() if rx.search(ln)]
+            return m if len(m) >= count else []
+
+        return wait_until(found, timeout) or []
 
     def log_lines(self) -> list[str]:
         return [ln for ln in self.stderr.splitlines() if ln and not ln.startswith("[")]
@@ -399,7 +405,7 @@ class Backend:
                     return
                 if not self._handle(c, r, raw, headers):
                     return
-        except OSError:
+        except (OSError, EOFError, ValueError):
             pass
         finally:
             with self._lock:

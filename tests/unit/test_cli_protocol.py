@@ -35,6 +35,8 @@ from runtime_api.server import (
 REF = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "haproxy-2.6"
 TRANSCRIPTS = REF / "transcripts"
 
+BASIC = ("runtime_api.commands.basic", "runtime_api.registry")
+
 
 def transcript(number: str) -> bytes:
     (path,) = TRANSCRIPTS.glob(f"{number}_*.txt")
@@ -50,7 +52,7 @@ class FakeState:
 
 
 def make_registry() -> Registry:
-    reg = REGISTRY.clone()
+    reg = REGISTRY.clone(handlers_from=BASIC)
 
     @reg.command("show backend", level=Level.USER)
     def show_backend(ctx: CommandContext, args: list[str], payload: str | None) -> str:
@@ -201,7 +203,7 @@ def test_lazy_output_runs_before_next_command() -> None:
 
 
 def test_error_inside_lazy_output_is_rendered() -> None:
-    reg = REGISTRY.clone()
+    reg = REGISTRY.clone(handlers_from=BASIC)
 
     @reg.command("show stat", level=Level.USER)
     def show_stat(ctx: CommandContext, args: list[str], payload: str | None) -> Iterator[str]:

@@ -1,0 +1,438 @@
+"""More rule actions, registered into `lb.rules`' registry, and the stick-counter life cycle.
+
+`track-sc0|1|2 KEY [table T]` finds or creates the entry for the key sample,
+marks it used, and counts the HTTP request in it at once (as HAProxy does
+when tracking starts in `http-request`), so the rules after it already see
+this request in `sc_http_req_rate`. When the stream ends, `stream_done`
+counts its bytes and errors and releases the entry.
+
+Header and URI actions rewrite the request head only when they run: the
+head is otherwise forwarded as received (DESIGN principle 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lb.config.model import Rule
+from lb.http import errors as http_errors
+from lb.http.h1 import Head
+from lb.rules import HTTP_REQUEST_ACTIONS, STOP, action
+from lb.sample import BuildCtx, building, compile_sample, compile_sample_for_log
+from lb.sample_fetch import check_var_name, var_set, var_unset
+from stick.table import Table, now_ms
+
+Action = Callable[[Any, Head], Any]
+
+
+def _ctx(proxy: Any, rule: Rule) -> BuildCtx:
+    return BuildCtx(proxy.state, proxy, rule.where, (0, rule.where.line))
+
+
+def _arg(rule_name: str) -> str:
+    """The text between the parentheses of `set-var(txn.x)`."""
+    if "(" not in rule_name or not rule_name.endswith(")"):
+        raise ValueError(f"'{rule_name}' : missing or invalid argument.")
+    return rule_name[rule_name.index("(") + 1 : -1]
+
+
+# ------------------------------------------------------------------ stick counters
+
+
+class Tracker:
+    """What one table counts when a stream tracks, and when the stream ends."""
+
+    __slots__ = ("table", "req", "err", "fail", "bin", "bout")
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.req = table.bumper("http_req_cnt")
+        self.err = table.bumper("http_err_cnt")
+        self.fail = table.bumper("http_fail_cnt")
+        self.bin = table.bumper("bytes_in_cnt")
+        self.bout = table.bumper("bytes_out_cnt")
+
+
+_TRACKERS: dict[int, Tracker] = {}
+
+
+def tracker(table: Table) -> Tracker:
+    t = _TRACKERS.get(id(table))
+    if t is None or t.table is not table:
+        t = _TRACKERS[id(table)] = Tracker(table)
+    return t
+
+
+def _table_for(proxy: Any, name: str | None) -> Table:
+    tables = getattr(proxy.state, "tables", {}) or {}
+    t = tables.get(name or proxy.name)
+    if t is None:
+        if name:
+            raise ValueError(f"unable to find table '{name}'.")
+        raise ValueError(f"no table declared in proxy '{proxy.name}'.")
+    return t
+
+
+def _track_builder(n: int) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
+    def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+        if not args:
+            raise ValueError(f"'track-sc{n}' expects a key.")
+        key = compile_sample(args[0], _ctx(proxy, rule)).fn
+        rest = args[1:]
+        tname = None
+        if len(rest) >= 2 and rest[0] == "table":
+            tname = rest[1]
+            rest = rest[2:]
+        table = _table_for(proxy, tname)
+        trk = tracker(table)
+        to_key = table.ktype.from_sample
+        bump_req = trk.req
+
+        def run(st: Any, head: Head) -> None:
+            sc = st.sc
+            if sc is None:
+                sc = st.sc = [None, None, None]
+            elif sc[n] is not None:
+                return None
+            k = to_key(key(st))
+            if k is None:
+                return None
+            now = now_ms()
+            e = table.get(k, now)
+            if e is None:
+                return None
+            e.use += 1
+            sc[n] = (table, e, trk)
+            if bump_req is not None:
+                bump_req(e, now, 1)
+            return None
+
+        return run, rest
+
+    return build
+
+
+for _n in range(3):
+    action(f"track-sc{_n}")(_track_builder(_n))
+
+
+def stream_done(st: Any) -> None:
+    """Count the ended stream in each entry it tracked and release them."""
+    sc = st.sc
+    if sc is None:
+        return
+    st.sc = None
+    now = now_ms()
+    status = st.status
+    for t in sc:
+        if t is None:
+            continue
+        table, e, trk = t
+        e.use -= 1
+        if table.expire:
+            e.exp = now + table.expire
+        if trk.bin is not None and st.bytes_in:
+            trk.bin(e, now, st.bytes_in)
+        if trk.bout is not None and st.bytes_out:
+            trk.bout(e, now, st.bytes_out)
+        if 400 <= status < 500 and status not in (401, 407) and trk.err is not None:
+            trk.err(e, now, 1)
+        elif status >= 500 and status not in (501, 505) and trk.fail is not None:
+            trk.fail(e, now, 1)
+
+
+def _sc_action(kind: str) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
+    """`sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) VALUE`."""
+
+    def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+        n = int(_arg(rule.words[0]))
+        if kind == "gpt0":
+            if not args:
+                raise ValueError("'sc-set-gpt0' expects an integer or a sample expression.")
+            val = args[0]
+            if val.lstrip("-").isdigit():
+                k = int(val)
+                get: Callable[[Any], Any] = lambda st: k  # noqa: E731
+            else:
+                get = compile_sample(val, _ctx(proxy, rule)).fn
+            rest = args[1:]
+
+            def set_gpt(st: Any, head: Head) -> None:
+                t = st.sc[n] if st.sc is not None else None
+                if t is not None and t[0].has("gpt0"):
+                    v = get(st)
+                    if v is not None:
+                        t[0].write(t[1], "gpt0", int(v))
+                return None
+
+            return set_gpt, rest
+
+        def inc(st: Any, head: Head) -> None:
+            t = st.sc[n] if st.sc is not None else None
+            if t is not None:
+                bump = t[0].bumper(kind)
+                if bump is not None:
+                    bump(t[1], now_ms(), 1)
+            return None
+
+        return inc, args
+
+    return build
+
+
+action("sc-inc-gpc0(")(_sc_action("gpc0"))
+action("sc-inc-gpc1(")(_sc_action("gpc1"))
+action("sc-set-gpt0(")(_sc_action("gpt0"))
+
+
+# ------------------------------------------------------------------ variables
+
+
+def _expr_fn(text: str, proxy: Any, rule: Rule) -> Callable[[Any], Any]:
+    return compile_sample(text, _ctx(proxy, rule)).fn
+
+
+@action("set-var(")
+def _set_var(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    name = check_var_name(_arg(rule.words[0]).split(",")[0])
+    if not args:
+        raise ValueError(f"'{rule.words[0]}' : missing sample expression.")
+    get = _expr_fn(args[0], proxy, rule)
+
+    def run(st: Any, head: Head) -> None:
+        v = get(st)
+        if v is not None:
+            var_set(st, name, v)
+
+    return run, args[1:]
+
+
+@action("unset-var(")
+def _unset_var(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    name = check_var_name(_arg(rule.words[0]))
+
+    def run(st: Any, head: Head) -> None:
+        var_unset(st, name)
+
+    return run, args
+
+
+@action("set-log-level")
+def _set_log_level(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    return (lambda st, head: None), args[1:]
+
+
+@action("capture")
+def _capture(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    i = 1
+    while i < len(args) and args[i] in ("len", "id"):
+        i += 2
+    return (lambda st, head: None), args[i:]
+
+
+# ------------------------------------------------------------------ head rewriting
+
+
+def rebuild_request(head: Head, method: bytes, uri: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """Write a new raw head from its parts (only when an action changed something)."""
+    lines = [method + b" " + uri + b" " + head.version]
+    lines += [n + b": " + v for n, v in headers]
+    head.raw = b"\r\n".join(lines) + b"\r\n\r\n"
+    head.method = method
+    head.uri = uri
+    head._headers = list(headers)
+
+
+def _fmt(text: str, proxy: Any, rule: Rule) -> Callable[[Any], bytes]:
+    from lb.log import compile_log_format
+
+    if "%" not in text:
+        b = text.encode("latin-1")
+        return lambda st: b
+    with building(_ctx(proxy, rule)):
+        render = compile_log_format(text, compile_sample_for_log, http_mode=True)
+    return lambda st: render(st).encode("latin-1")
+
+
+def _header_action(kind: str) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
+    def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+        name = args[0].encode("latin-1")
+        lname = name.lower()
+        if kind == "del":
+            rest = args[1:]
+            if len(rest) >= 2 and rest[0] == "-m":
+                rest = rest[2:]
+
+            def run_del(st: Any, head: Head) -> None:
+                hs = [(n, v) for n, v in head.headers() if n.lower() != lname]
+                if len(hs) != len(head.headers()):
+                    rebuild_request(head, head.method, head.uri, hs)
+
+            return run_del, rest
+        value = _fmt(args[1], proxy, rule)
+
+        def run(st: Any, head: Head) -> None:
+            v = value(st)
+            hs = head.headers()
+            if kind == "set":
+                hs = [(n, x) for n, x in hs if n.lower() != lname]
+            rebuild_request(head, head.method, head.uri, [*hs, (name, v)])
+
+        return run, args[2:]
+
+    return build
+
+
+action("set-header")(_header_action("set"))
+action("add-header")(_header_action("add"))
+action("del-header")(_header_action("del"))
+
+
+def _replace_action(full: bool) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
+    import re
+
+    def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+        lname = args[0].lower().encode("latin-1")
+        rx = re.compile(args[1].encode("latin-1"))
+        repl_fmt = _fmt(re.sub(r"\\(\d)", r"\\g<\1>", args[2]), proxy, rule)
+
+        def run(st: Any, head: Head) -> None:
+            repl = repl_fmt(st)
+            out = []
+            changed = False
+            for n, v in head.headers():
+                if n.lower() == lname:
+                    if full:
+                        nv = rx.sub(repl, v, count=1) if rx.fullmatch(v) else v
+                    else:
+                        parts = [p.strip() for p in v.split(b",")]
+                        nv = b", ".join(
+                            rx.sub(repl, p, count=1) if rx.fullmatch(p) else p for p in parts
+                        )
+                    changed |= nv != v
+                    v = nv
+                out.append((n, v))
+            if changed:
+                rebuild_request(head, head.method, head.uri, out)
+
+        return run, args[3:]
+
+    return build
+
+
+action("replace-header")(_replace_action(True))
+action("replace-value")(_replace_action(False))
+
+
+def _uri_action(kind: str) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
+    def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+        value = _fmt(args[0], proxy, rule)
+
+        def run(st: Any, head: Head) -> None:
+            v = value(st)
+            uri = head.uri
+            method = head.method
+            if kind == "method":
+                method = v
+            elif kind == "uri":
+                uri = v
+            elif kind == "path":
+                q = uri.find(b"?")
+                uri = v + (uri[q:] if q >= 0 else b"")
+            elif kind == "query":
+                q = uri.find(b"?")
+                base = uri if q < 0 else uri[:q]
+                uri = base + b"?" + v if v else base
+            rebuild_request(head, method, uri, list(head.headers()))
+
+        return run, args[1:]
+
+    return build
+
+
+for _k in ("path", "query", "uri", "method"):
+    action(f"set-{_k}")(_uri_action(_k))
+
+
+# ------------------------------------------------------------------ answers
+
+
+@action("redirect")
+def _redirect(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    kind = args[0]
+    if kind not in ("location", "prefix", "scheme"):
+        raise ValueError(f"expects 'location', 'prefix' or 'scheme', but got '{kind}'.")
+    target = _fmt(args[1], proxy, rule)
+    code = 302
+    drop_query = append_slash = False
+    i = 2
+    while i < len(args):
+        a = args[i]
+        if a == "code":
+            code = int(args[i + 1])
+            i += 2
+        elif a == "drop-query":
+            drop_query = True
+            i += 1
+        elif a == "append-slash":
+            append_slash = True
+            i += 1
+        elif a in ("set-cookie", "clear-cookie"):
+            i += 2
+        else:
+            break
+    reasons = {301: "Moved Permanently", 302: "Found", 303: "See Other",
+               307: "Temporary Redirect", 308: "Permanent Redirect"}
+    if code not in reasons:
+        raise ValueError(f"unsupported HTTP code '{code}'.")
+
+    def run(st: Any, head: Head) -> tuple[int, bytes, bool]:
+        t = target(st)
+        path = head.path
+        query = head.query
+        if kind == "prefix":
+            loc = t.rstrip(b"/") + path if t != b"/" else path
+        elif kind == "scheme":
+            loc = t + b"://" + (head.get(b"host") or b"") + path
+        else:
+            loc = t
+        if append_slash and not loc.endswith(b"/"):
+            loc += b"/"
+        if kind != "location" and not drop_query and query is not None:
+            loc += b"?" + query
+        raw = (
+            f"HTTP/1.1 {code} {reasons[code]}\r\ncontent-length: 0\r\n".encode()
+            + b"location: " + loc + b"\r\ncache-control: no-cache\r\n\r\n"
+        )
+        return code, raw, False
+
+    return run, args[i:]
+
+
+@action("tarpit")
+def _tarpit(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    """Answered at once with the tarpit status (no delay timer is held per request)."""
+    status = 500
+    rest = args
+    if len(args) >= 2 and args[0] == "deny_status":
+        status = int(args[1])
+        rest = args[2:]
+
+    def run(st: Any, head: Head) -> tuple[int, bytes, bool]:
+        proxy.fe_counters.denied_req += 1
+        return status, proxy.error_page(status), True
+
+    return run, rest
+
+
+@action("reject")
+def _reject(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    def run(st: Any, head: Head) -> tuple[int, bytes, bool]:
+        proxy.fe_counters.denied_req += 1
+        return -1, b"", True
+
+    return run, args
+
+
+__all__ = ["HTTP_REQUEST_ACTIONS", "STOP", "stream_done", "tracker"]

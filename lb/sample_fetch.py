@@ -1,0 +1,358 @@
+"""Sample fetches on the connection, the HTTP request and response, and the process."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from lb.sample import BuildCtx, FETCHES, fetch, simple_fetch
+
+PROC_VARS: dict[str, Any] = {}
+
+
+def _s(b: bytes | None) -> str | None:
+    return None if b is None else b.decode("latin-1")
+
+
+# ------------------------------------------------------------------ layer 4
+
+simple_fetch("src", "ip", lambda st: st.client_ip if st.client_ip not in ("-", "unix") else None)
+simple_fetch("src_port", "int", lambda st: st.client_port)
+simple_fetch("dst", "ip", lambda st: st.frontend_ip if st.frontend_ip not in ("-", "unix") else None)
+simple_fetch("dst_port", "int", lambda st: st.frontend_port)
+simple_fetch("always_true", "bool", lambda st: True)
+simple_fetch("always_false", "bool", lambda st: False)
+simple_fetch("fe_name", "str", lambda st: st.frontend.name)
+simple_fetch("fe_id", "int", lambda st: st.frontend.puid)
+simple_fetch("be_name", "str", lambda st: st.backend.name if st.backend is not None else None)
+simple_fetch("be_id", "int", lambda st: st.backend.puid if st.backend is not None else None)
+simple_fetch("srv_name", "str", lambda st: st.server.name if st.server is not None else None)
+simple_fetch("srv_id", "int", lambda st: st.server.puid if st.server is not None else None)
+
+
+def _backend(ctx: BuildCtx, args: list[str]) -> Any:
+    if args and args[0]:
+        st = ctx.state
+        be = st.by_name.get(args[0]) if st is not None else None
+        if be is None or not be.is_backend:
+            raise ValueError(f"unable to find backend '{args[0]}'.")
+        return be
+    return None
+
+
+def _usable(s: Any) -> bool:
+    fn = getattr(s, "is_usable", None)
+    if callable(fn):
+        return bool(fn())
+    return bool(getattr(s, "usable", True))
+
+
+@fetch("nbsrv", "int", 0, 1)
+def _nbsrv(args: list[str], ctx: BuildCtx) -> Any:
+    fixed = _backend(ctx, args)
+
+    def run(st: Any) -> int | None:
+        be = fixed or st.backend
+        if be is None:
+            return None
+        return sum(1 for s in be.servers if _usable(s))
+
+    return run
+
+
+@fetch("connslots", "int", 0, 1)
+def _connslots(args: list[str], ctx: BuildCtx) -> Any:
+    fixed = _backend(ctx, args)
+
+    def run(st: Any) -> int | None:
+        be = fixed or st.backend
+        if be is None:
+            return None
+        total = 0
+        for s in be.servers:
+            if not _usable(s):
+                continue
+            mx = getattr(s, "maxconn", 0) or 0
+            if not mx:
+                return -1
+            total += max(0, mx - getattr(s, "served", 0)) + max(0, getattr(s, "maxqueue", 0) or 0)
+        return total
+
+    return run
+
+
+@fetch("srv_is_up", "bool", 1, 1)
+def _srv_is_up(args: list[str], ctx: BuildCtx) -> Any:
+    bname, _, sname = args[0].partition("/")
+    be = _backend(ctx, [bname])
+    srv = next((s for s in be.servers if s.name == sname), None)
+    if srv is None:
+        raise ValueError(f"unable to find server '{args[0]}'.")
+    return lambda st: _usable(srv)
+
+
+@fetch("env", "str", 1, 1)
+def _env(args: list[str], ctx: BuildCtx) -> Any:
+    name = args[0]
+    return lambda st: os.environ.get(name)
+
+
+@fetch("date", "int", 0, 2)
+def _date(args: list[str], ctx: BuildCtx) -> Any:
+    off = int(args[0]) if args and args[0] else 0
+    return lambda st: int(time.time()) + off
+
+
+@fetch("rand", "int", 0, 1)
+def _rand(args: list[str], ctx: BuildCtx) -> Any:
+    rng = int(args[0]) if args and args[0] else 0
+    if rng:
+        return lambda st: random.randrange(rng)
+    return lambda st: random.getrandbits(32)
+
+
+def var_get(st: Any, name: str) -> Any:
+    if name.startswith("proc."):
+        return PROC_VARS.get(name)
+    v = st.vars
+    return v.get(name) if v else None
+
+
+def var_set(st: Any, name: str, value: Any) -> None:
+    if name.startswith("proc."):
+        PROC_VARS[name] = value
+        return
+    if st.vars is None:
+        st.vars = {}
+    st.vars[name] = value
+
+
+def var_unset(st: Any, name: str) -> None:
+    if name.startswith("proc."):
+        PROC_VARS.pop(name, None)
+    elif st.vars:
+        st.vars.pop(name, None)
+
+
+VAR_SCOPES = ("proc", "sess", "txn", "req", "res", "check")
+
+
+def check_var_name(name: str) -> str:
+    scope = name.partition(".")[0]
+    if scope not in VAR_SCOPES or "." not in name:
+        raise ValueError(
+            f"invalid variable name '{name}'. A variable name must be start by its scope. "
+            "The scope can be 'proc', 'sess', 'txn', 'req', 'res' or 'check'"
+        )
+    return name
+
+
+@fetch("var", "any", 1, 2)
+def _var(args: list[str], ctx: BuildCtx) -> Any:
+    name = check_var_name(args[0])
+    return lambda st: var_get(st, name)
+
+
+# ------------------------------------------------------------------ HTTP request
+
+
+def _head(st: Any) -> Any:
+    return st.head
+
+
+simple_fetch("method", "meth", lambda st: _s(st.head.method) if st.head is not None else None)
+simple_fetch("path", "str", lambda st: _s(st.head.path) if st.head is not None else None)
+simple_fetch("url", "str", lambda st: _s(st.head.uri) if st.head is not None else None)
+simple_fetch("query", "str", lambda st: _s(st.head.query) if st.head is not None else None)
+simple_fetch("req.ver", "str", lambda st: _s(st.head.version[5:]) if st.head is not None else None)
+FETCHES["req_ver"] = FETCHES["req.ver"]
+simple_fetch(
+    "base",
+    "str",
+    lambda st: (_s(st.head.get(b"host") or b"") + _s(st.head.path)) if st.head is not None else None,
+)
+simple_fetch("status", "int", lambda st: st.status if st.status > 0 else None)
+
+
+def _split_values(values: list[bytes]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        for part in v.split(b","):
+            out.append(part.strip(b" \t").decode("latin-1"))
+    return out
+
+
+def _hdr_values(head_of: Any, full: bool) -> Any:
+    def build(args: list[str], ctx: BuildCtx) -> Any:
+        lname = args[0].lower().encode() if args and args[0] else None
+
+        def values(st: Any) -> list[str]:
+            h = head_of(st)
+            if h is None:
+                return []
+            if lname is None:
+                raw = [v for _, v in h.headers()]
+            else:
+                raw = h.get_all(lname)
+            if full:
+                return [v.decode("latin-1") for v in raw]
+            return _split_values(raw)
+
+        return values
+
+    return build
+
+
+def _hdr_fetch(head_of: Any, full: bool) -> Any:
+    many = _hdr_values(head_of, full)
+
+    def build(args: list[str], ctx: BuildCtx) -> Any:
+        values = many(args, ctx)
+        occ = int(args[1]) if len(args) > 1 and args[1] else -1
+
+        def run(st: Any) -> str | None:
+            vals = values(st)
+            if not vals:
+                return None
+            idx = occ - 1 if occ > 0 else occ
+            try:
+                return vals[idx]
+            except IndexError:
+                return None
+
+        return run
+
+    return build
+
+
+def _res_head(st: Any) -> Any:
+    return getattr(st, "res_head", None)
+
+
+for _name, _full, _of in (
+    ("hdr", False, _head),
+    ("req.hdr", False, _head),
+    ("req.fhdr", True, _head),
+    ("fhdr", True, _head),
+    ("res.hdr", False, _res_head),
+    ("shdr", False, _res_head),
+    ("res.fhdr", True, _res_head),
+):
+    fetch(_name, "str", 0, 2, multi=_hdr_values(_of, _full))(_hdr_fetch(_of, _full))
+
+
+def _cnt(head_of: Any, full: bool) -> Any:
+    many = _hdr_values(head_of, full)
+
+    def build(args: list[str], ctx: BuildCtx) -> Any:
+        values = many(args, ctx)
+        return lambda st: len(values(st))
+
+    return build
+
+
+for _name, _full, _of in (
+    ("hdr_cnt", False, _head),
+    ("req.hdr_cnt", False, _head),
+    ("req.fhdr_cnt", True, _head),
+    ("res.hdr_cnt", False, _res_head),
+):
+    fetch(_name, "int", 0, 1)(_cnt(_of, _full))
+
+
+def _cookies(h: Any, lname: bytes) -> list[tuple[str, str]]:
+    out = []
+    for raw in h.get_all(lname):
+        for part in raw.split(b";"):
+            k, eq, v = part.strip(b" \t").partition(b"=")
+            if eq:
+                out.append((k.decode("latin-1"), v.decode("latin-1")))
+    return out
+
+
+def _cook(head_of: Any, lname: bytes) -> Any:
+    def build(args: list[str], ctx: BuildCtx) -> Any:
+        name = args[0] if args else ""
+
+        def run(st: Any) -> str | None:
+            h = head_of(st)
+            if h is None:
+                return None
+            for k, v in _cookies(h, lname):
+                if not name or k == name:
+                    return v
+            return None
+
+        return run
+
+    return build
+
+
+def _cook_multi(head_of: Any, lname: bytes) -> Any:
+    def build(args: list[str], ctx: BuildCtx) -> Any:
+        name = args[0] if args else ""
+
+        def run(st: Any) -> list[str]:
+            h = head_of(st)
+            if h is None:
+                return []
+            return [v for k, v in _cookies(h, lname) if not name or k == name]
+
+        return run
+
+    return build
+
+
+for _name in ("req.cook", "cook"):
+    fetch(_name, "str", 0, 1, multi=_cook_multi(_head, b"cookie"))(_cook(_head, b"cookie"))
+for _name in ("res.cook", "scook"):
+    fetch(_name, "str", 0, 1, multi=_cook_multi(_res_head, b"set-cookie"))(
+        _cook(_res_head, b"set-cookie")
+    )
+
+
+@fetch("req.cook_cnt", "int", 0, 1)
+def _cook_cnt(args: list[str], ctx: BuildCtx) -> Any:
+    many = _cook_multi(_head, b"cookie")(args, ctx)
+    return lambda st: len(many(st))
+
+
+FETCHES["cook_cnt"] = FETCHES["req.cook_cnt"]
+
+
+@fetch("url_param", "str", 0, 2)
+def _url_param(args: list[str], ctx: BuildCtx) -> Any:
+    name = args[0] if args else ""
+    delim = args[1] if len(args) > 1 and args[1] else "&"
+
+    def run(st: Any) -> str | None:
+        h = st.head
+        if h is None:
+            return None
+        q = h.query
+        if q is None:
+            return None
+        for part in q.decode("latin-1").split(delim):
+            k, _, v = part.partition("=")
+            if not name or k == name:
+                return v
+        return None
+
+    return run
+
+
+FETCHES["urlp"] = FETCHES["url_param"]
+
+
+@fetch("req.body", "bin")
+def _req_body(args: list[str], ctx: BuildCtx) -> Any:
+    """Bodies are streamed, never buffered: no sample (as without `option http-buffer-request`)."""
+    return lambda st: None
+
+
+@fetch("url_dec_path", "str")
+def _path_dec(args: list[str], ctx: BuildCtx) -> Any:
+    return lambda st: unquote_to_bytes(st.head.path).decode("latin-1") if st.head else None

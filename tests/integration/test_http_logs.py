@@ -1,0 +1,81 @@
+"""The httplog line, field by field, parsed as halog would."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from conftest import HOST, Reader, connect, free_port, get, http_cfg
+
+pytestmark = pytest.mark.timeout(30)
+
+HTTPLOG = re.compile(
+    r"^(?P<ip>[\d.]+):(?P<port>\d+) "
+    r"\[(?P<date>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3})\] "
+    r"(?P<fe>\S+) (?P<be>\S+)/(?P<srv>\S+) "
+    r"(?P<TR>-?\d+)/(?P<Tw>-?\d+)/(?P<Tc>-?\d+)/(?P<Tr>-?\d+)/(?P<Ta>\+?\d+) "
+    r"(?P<status>-?\d+) (?P<bytes>\d+) (?P<creq>\S+) (?P<cres>\S+) (?P<ts>\S{4}) "
+    r"(?P<ac>\d+)/(?P<fc>\d+)/(?P<bc>\d+)/(?P<sc>\d+)/(?P<rc>\+?\d+) "
+    r"(?P<sq>\d+)/(?P<bq>\d+) "
+    r'"(?P<req>.*)"$'
+)
+
+
+def test_httplog_fields(lb, backend):
+    b = backend("s1")
+    port = free_port()
+    inst = lb(http_cfg(port, f"    server s1 {HOST}:{b.port}\n"))
+    t0 = time.time()
+    r = get(port, "/delay?ms=200")
+    assert r.status == 200
+    lines = inst.wait_stderr(r'"GET /delay\?ms=200 HTTP/1.1"$')
+    assert lines, inst.stderr
+    m = HTTPLOG.match(lines[-1])
+    assert m, lines[-1]
+    assert m["ip"] == "127.0.0.1" and int(m["port"]) > 0
+    stamp = time.mktime(time.strptime(m["date"][:-4], "%d/%b/%Y:%H:%M:%S"))
+    assert abs(stamp - t0) < 5
+    assert (m["fe"], m["be"], m["srv"]) == ("fe", "be", "s1")
+    tr, tw, tc, tresp, ta = (int(m[k]) for k in ("TR", "Tw", "Tc", "Tr", "Ta"))
+    assert 0 <= tr < 100 and 0 <= tw < 100 and 0 <= tc < 100
+    assert 190 <= tresp < 1000
+    assert ta >= tr + tw + tc + tresp
+    assert m["status"] == "200"
+    assert int(m["bytes"]) == len(r.raw_head) + len(r.body)
+    assert (m["creq"], m["cres"], m["ts"]) == ("-", "-", "----")
+    assert int(m["ac"]) >= 1 and int(m["fc"]) >= 1 and int(m["bc"]) >= 1 and int(m["sc"]) >= 1
+    assert m["rc"] == "0" and (m["sq"], m["bq"]) == ("0", "0")
+
+
+def test_httplog_keepalive_idle_and_errors(lb, backend):
+    b = backend("s1")
+    port = free_port()
+    inst = lb(http_cfg(port, f"    server s1 {HOST}:{b.port}\n"))
+    with connect(port) as s:
+        rd = Reader(s)
+        s.sendall(b"GET /first HTTP/1.1\r\nHost: t\r\n\r\n")
+        rd.response()
+        time.sleep(0.3)
+        s.sendall(b"GET /second HTTP/1.1\r\nHost: t\r\n\r\n")
+        rd.response()
+    second = inst.wait_stderr(r'"GET /second HTTP/1.1"$')
+    m = HTTPLOG.match(second[-1])
+    assert m
+    # the idle time between the two requests is in Ta's total, not in TR
+    assert int(m["TR"]) < 100
+    get(port, "/close")
+    bad = inst.wait_stderr(r'"GET /close HTTP/1.1"$')
+    m = HTTPLOG.match(bad[-1])
+    assert m and m["status"] == "502" and m["ts"] == "SH--" and m["Tr"] == "-1"
+
+
+def test_dead_server_retries_logged(lb):
+    port = free_port()
+    inst = lb(http_cfg(port, f"    server s1 {HOST}:{free_port()}\n", extra_be="    retries 2\n"))
+    assert get(port, "/").status == 503
+    lines = inst.wait_stderr(r" be/s1 ")
+    m = HTTPLOG.match(lines[-1])
+    assert m, lines[-1]
+    assert m["status"] == "503" and m["ts"] == "SC--"
+    assert m["rc"] == "2" and m["Tc"] == "-1" and m["Tr"] == "-1"
