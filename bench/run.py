@@ -659,8 +659,15 @@ class Bench:
         else:
             hint = next((ln for ln in text.splitlines() if "unable" in ln or "rror" in ln), "")
             res.error = f"no requests completed ({hint.strip() or 'see ' + str(outfile)})"
+        if 0 < res.requests < self.args.connections * duration:
+            res.error = (
+                f"only {res.requests} requests: under 1 per connection per second, "
+                "the target stalls (keep-alive broken?)"
+            )
         if self.sink and self.scenario == "realistic" and target.name != "nginx":
             res.log_lines = self.sink.count - logs0
+            if res.requests and res.log_lines < 0.9 * res.requests and not res.error:
+                res.error = f"only {res.log_lines} log lines for {res.requests} requests"
         if poller:
             res.stats_polls_ok, res.stats_polls_failed = poller.ok, poller.failed
             if poller.failed and not poller.ok:

@@ -127,15 +127,11 @@ def compile_acl_words(
         values = _int_values(values)
     refs: list[PatRef] = []
     for path in flags["-f"]:
-        desc = (
-            f"pattern loaded from file '{path}' used by acl at file '{file}' line {line}"
-        )
+        desc = f"pattern loaded from file '{path}' used by acl at file '{file}' line {line}"
         try:
             ref = store.file_ref(path, F_MAP if flags["-M"] else F_ACL, desc, ctx.order)
         except OSError as exc:
-            raise ValueError(
-                f"failed to open pattern file <{path}> : {exc.strerror}."
-            ) from None
+            raise ValueError(f"failed to open pattern file <{path}> : {exc.strerror}.") from None
         ref.flags |= F_ACL
         refs.append(ref)
     # the values of the line form their own list, numbered after the line's files
@@ -151,7 +147,9 @@ def compile_acl_words(
     return _make_cond(compiled, f, steps, kind, indexes, ctx), refs
 
 
-def _make_cond(compiled: Any, f: Any, steps: list, kind: MatchKind, indexes: list, ctx: BuildCtx) -> Cond:
+def _make_cond(
+    compiled: Any, f: Any, steps: list, kind: MatchKind, indexes: list, ctx: BuildCtx
+) -> Cond:
     fn = compiled.fn
     cast = _caster(kind, compiled.out)
     if kind.cast == "none":
@@ -226,7 +224,9 @@ def make_acl_compiler(state: Any, proxy: Any, files: list[str]) -> Callable[[Rul
     return compile_acl
 
 
-def make_inline_compiler(state: Any, proxy: Any, acls: Any, files: list[str]) -> Callable[[list[str]], Cond]:
+def make_inline_compiler(
+    state: Any, proxy: Any, acls: Any, files: list[str]
+) -> Callable[[list[str]], Cond]:
     """The `{ FETCH … }` compiler; the place is the rule being compiled (`acls.where`)."""
 
     def inline(terms: list[str]) -> Cond:

@@ -13,14 +13,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from lb import rules_extra  # noqa: F401  (registers the actions)
 from lb.acl import AclSet
 from lb.acl_compile import eager_compile, make_acl_compiler, make_inline_compiler
 from lb.patterns import PatternStore
 from lb.sample import BuildCtx, building
 from stick.config import parse_stick_table
 from stick.table import Table, now_ms
-
-from lb import rules_extra  # noqa: F401  (registers the actions)
 
 
 def build_tables(state: Any) -> None:

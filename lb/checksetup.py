@@ -13,6 +13,7 @@ from lb.checks import (
     parse_http_expect,
     parse_option_httpchk,
 )
+from lb.checks.setup_extra import make_check, protocol_sequence
 
 if TYPE_CHECKING:
     from lb.proxy import Proxy
@@ -36,6 +37,9 @@ def check_params(p: Proxy, s: Any) -> CheckParams:
 
 
 def check_spec(p: Proxy) -> Any:
+    seq = protocol_sequence(p)  # tcp-check sequences and protocol checks
+    if seq is not None:
+        return seq
     httpchk = p.options.get("httpchk")
     if httpchk is None or httpchk is False:
         return build_tcp_check()
@@ -65,7 +69,7 @@ def check_spec(p: Proxy) -> Any:
 
 
 def start_check(state: State, p: Proxy, s: Any) -> HealthCheck:
-    chk = HealthCheck(s, check_params(p, s), check_spec(p), state.loop)
+    chk = make_check(s, check_params(p, s), check_spec(p), state.loop)
     s.check = chk
     if s.in_maint:
         chk.enter_maintenance()

@@ -67,6 +67,7 @@ def parse_net(text: str) -> tuple[int, int, int]:
 
 def parse_int_range(text: str) -> tuple[int | None, int | None]:
     """`N`, `N:M`, `:M` or `N:` into (low, high), None for an open side."""
+
     def num(t: str) -> int:
         if not re.fullmatch(r"[+-]?\d+", t):
             raise ValueError(f"'{text}' is not a number.")
@@ -304,9 +305,7 @@ def _words(delims: str) -> Callable[[str, bool], Any]:
 
     def parse(t: str, icase: bool) -> Any:
         core = t.strip(delims)
-        return re.compile(
-            rf"(?:^|[{cls}]){re.escape(core)}(?:$|[{cls}])", re.I if icase else 0
-        )
+        return re.compile(rf"(?:^|[{cls}]){re.escape(core)}(?:$|[{cls}])", re.I if icase else 0)
 
     return parse
 

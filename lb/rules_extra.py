@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 from lb.config.model import Rule
-from lb.http import errors as http_errors
 from lb.http.h1 import Head
 from lb.rules import HTTP_REQUEST_ACTIONS, STOP, action
 from lb.sample import BuildCtx, building, compile_sample, compile_sample_for_log
@@ -234,7 +233,9 @@ def _capture(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]
 # ------------------------------------------------------------------ head rewriting
 
 
-def rebuild_request(head: Head, method: bytes, uri: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+def rebuild_request(
+    head: Head, method: bytes, uri: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
     """Write a new raw head from its parts (only when an action changed something)."""
     lines = [method + b" " + uri + b" " + head.version]
     lines += [n + b": " + v for n, v in headers]
@@ -382,8 +383,13 @@ def _redirect(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str
             i += 2
         else:
             break
-    reasons = {301: "Moved Permanently", 302: "Found", 303: "See Other",
-               307: "Temporary Redirect", 308: "Permanent Redirect"}
+    reasons = {
+        301: "Moved Permanently",
+        302: "Found",
+        303: "See Other",
+        307: "Temporary Redirect",
+        308: "Permanent Redirect",
+    }
     if code not in reasons:
         raise ValueError(f"unsupported HTTP code '{code}'.")
 
@@ -403,7 +409,9 @@ def _redirect(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str
             loc += b"?" + query
         raw = (
             f"HTTP/1.1 {code} {reasons[code]}\r\ncontent-length: 0\r\n".encode()
-            + b"location: " + loc + b"\r\ncache-control: no-cache\r\n\r\n"
+            + b"location: "
+            + loc
+            + b"\r\ncache-control: no-cache\r\n\r\n"
         )
         return code, raw, False
 

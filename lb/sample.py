@@ -80,7 +80,9 @@ def fetch(
     max_args: int = 0,
     match: str = "",
     multi: Callable[[list[str], BuildCtx], Callable[[Any], list[Any]]] | None = None,
-) -> Callable[[Callable[[list[str], BuildCtx], SampleFn]], Callable[[list[str], BuildCtx], SampleFn]]:
+) -> Callable[
+    [Callable[[list[str], BuildCtx], SampleFn]], Callable[[list[str], BuildCtx], SampleFn]
+]:
     """Register a fetch builder `build(args, ctx) -> fn(stream)`."""
 
     def deco(build: Callable[[list[str], BuildCtx], SampleFn]) -> Any:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from lb.sample import BuildCtx, FETCHES, fetch, simple_fetch
+from lb.sample import FETCHES, BuildCtx, fetch, simple_fetch
 
 PROC_VARS: dict[str, Any] = {}
 
@@ -21,7 +21,9 @@ def _s(b: bytes | None) -> str | None:
 
 simple_fetch("src", "ip", lambda st: st.client_ip if st.client_ip not in ("-", "unix") else None)
 simple_fetch("src_port", "int", lambda st: st.client_port)
-simple_fetch("dst", "ip", lambda st: st.frontend_ip if st.frontend_ip not in ("-", "unix") else None)
+simple_fetch(
+    "dst", "ip", lambda st: st.frontend_ip if st.frontend_ip not in ("-", "unix") else None
+)
 simple_fetch("dst_port", "int", lambda st: st.frontend_port)
 simple_fetch("always_true", "bool", lambda st: True)
 simple_fetch("always_false", "bool", lambda st: False)
@@ -172,7 +174,9 @@ FETCHES["req_ver"] = FETCHES["req.ver"]
 simple_fetch(
     "base",
     "str",
-    lambda st: (_s(st.head.get(b"host") or b"") + _s(st.head.path)) if st.head is not None else None,
+    lambda st: (
+        (_s(st.head.get(b"host") or b"") + _s(st.head.path)) if st.head is not None else None
+    ),
 )
 simple_fetch("status", "int", lambda st: st.status if st.status > 0 else None)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lb.sample import BuildCtx, CONVERTERS, FETCHES, Converter, Fetch
+from lb.sample import CONVERTERS, FETCHES, BuildCtx, Converter, Fetch
 from stick.datatypes import DATA_TYPES, RATE_OF
 from stick.table import now_ms
 

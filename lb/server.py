@@ -65,6 +65,7 @@ class Server:
         "last_check",
         "lb_node",
         "options",
+        "agent",  # lb/checks/agent.py AgentCheck, or None
     )
 
     def __init__(self, proxy: Proxy, conf: ServerConf) -> None:
@@ -100,6 +101,7 @@ class Server:
         self.last_check: Any = None
         self.lb_node: Any = None
         self.options = conf.options
+        self.agent: Any = None
         self.usable = True
         self._refresh()
 

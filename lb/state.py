@@ -207,6 +207,10 @@ class State:
             for s in p.servers:
                 if s.check_enabled:
                     self._start_check(p, s)
+                if s.options.get("agent-check"):
+                    from lb.checks.setup_extra import start_agent
+
+                    start_agent(self, p, s)
         self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def _start_check(self, p: Proxy, s: Any) -> None:

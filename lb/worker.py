@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
@@ -18,8 +19,17 @@ if TYPE_CHECKING:
     from lb.config.model import Config
 
 
-def run_worker(opts: Options, cfg: Config, inherited: dict[str, Any] | None = None) -> int:
-    """Build, bind, serve until told to stop; returns the exit code."""
+def run_worker(
+    opts: Options,
+    cfg: Config,
+    inherited: dict[str, Any] | None = None,
+    on_started: Callable[[State, asyncio.AbstractEventLoop], None] | None = None,
+) -> int:
+    """Build, bind, serve until told to stop; returns the exit code.
+
+    ``on_started`` runs once the listeners and stats sockets serve (the master-worker
+    child uses it to report readiness and to serve the master's CLI channel).
+    """
     from lb.cli import _say
 
     try:
@@ -42,7 +52,7 @@ def run_worker(opts: Options, cfg: Config, inherited: dict[str, Any] | None = No
     if pidfile:
         write_pidfile(pidfile, os.getpid())
     try:
-        return loop.run_until_complete(_serve(state, loop, socks, opts))
+        return loop.run_until_complete(_serve(state, loop, socks, opts, on_started))
     finally:
         if pidfile:
             remove_pidfile(pidfile, os.getpid())
@@ -52,7 +62,11 @@ def run_worker(opts: Options, cfg: Config, inherited: dict[str, Any] | None = No
 
 
 async def _serve(
-    state: State, loop: asyncio.AbstractEventLoop, socks: list[Any], opts: Options
+    state: State,
+    loop: asyncio.AbstractEventLoop,
+    socks: list[Any],
+    opts: Options,
+    on_started: Callable[[State, asyncio.AbstractEventLoop], None] | None = None,
 ) -> int:
     from lb.cli import signal_pids
     from lb.clisetup import start_stats_sockets
@@ -106,6 +120,8 @@ async def _serve(
     state.soft_stop = soft_stop
     signal_pids(opts.soft_stop_pids, signal.SIGUSR1)
     signal_pids(opts.hard_stop_pids, signal.SIGTERM)
+    if on_started is not None:
+        on_started(state, loop)
     await done.wait()
     state.close_cli()
     return 0

@@ -26,7 +26,9 @@ def rotate(tick: int, curr: int, prev: int, now: int, period: int) -> tuple[int,
     return now, 0, 0
 
 
-def update(tick: int, curr: int, prev: int, now: int, period: int, inc: int = 1) -> tuple[int, int, int]:
+def update(
+    tick: int, curr: int, prev: int, now: int, period: int, inc: int = 1
+) -> tuple[int, int, int]:
     """Add `inc` events at `now`."""
     tick, curr, prev = rotate(tick, curr, prev, now, period)
     return tick, curr + inc, prev

@@ -138,9 +138,7 @@ class Table:
 
     def clear(self, pred: Callable[[Any], bool] | None = None) -> int:
         """Remove unused entries (all, or those `pred` accepts); returns how many."""
-        victims = [
-            k for k, e in self.entries.items() if e.use <= 0 and (pred is None or pred(e))
-        ]
+        victims = [k for k, e in self.entries.items() if e.use <= 0 and (pred is None or pred(e))]
         for k in victims:
             self.remove(k)
         return len(victims)

@@ -26,6 +26,7 @@ from lb.http.h1 import (
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
 from lb.stream import Stream
+from lb.tls import connect_kwargs as tls_connect_kwargs
 from lb.tls.conn import stream_tls
 
 if TYPE_CHECKING:
@@ -306,9 +307,12 @@ class FrontConn(asyncio.Protocol):
             raw = persist.on_request(self.stream, head, raw)
         add = b""
         ff = self.frontend.forwardfor or be.forwardfor
-        if ff is not None and not ff["skip"](self.client_ip):
-            if not (ff["if_none"] and head.get(ff["lname"]) is not None):
-                add += ff["name"] + b": " + self.client_ip.encode() + b"\r\n"
+        if (
+            ff is not None
+            and not ff["skip"](self.client_ip)
+            and not (ff["if_none"] and head.get(ff["lname"]) is not None)
+        ):
+            add += ff["name"] + b": " + self.client_ip.encode() + b"\r\n"
         ot = self.frontend.originalto or be.originalto
         if ot is not None and not ot["skip"](self.frontend_ip):
             add += ot["name"] + b": " + self.frontend_ip.encode() + b"\r\n"
@@ -446,7 +450,9 @@ class FrontConn(asyncio.Protocol):
         srv.counters.connect += 1
         self._arm(be.timeout("connect"))
         loop = self.state.loop
-        fut = loop.create_connection(lambda: back, srv.host, srv.port)
+        fut = loop.create_connection(
+            lambda: back, srv.host, srv.port, **tls_connect_kwargs(self.state, srv)
+        )
         task = loop.create_task(fut)
         back.connect_task = task
         task.add_done_callback(lambda t: self._connect_done(t, back))

@@ -179,9 +179,8 @@ def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
             h.host = value
         elif name == b"upgrade":
             h.upgrade = value
-        elif name == b"expect":
-            if value.lower() == b"100-continue":
-                h.expect_continue = True
+        elif name == b"expect" and value.lower() == b"100-continue":
+            h.expect_continue = True
     if te_seen:
         if is_request and h.version == b"HTTP/1.0":
             raise H1Error(status, "transfer-encoding in HTTP/1.0", 0)
@@ -304,8 +303,7 @@ class ChunkedReader:
                 if line:
                     raise H1Error(400, "missing CRLF after chunk", pos)
                 self.state = self.SIZE
-            elif st == self.TRAILER:
-                if not line:
-                    self.state = self.DONE
-                    return pos, True
+            elif st == self.TRAILER and not line:
+                self.state = self.DONE
+                return pos, True
         return pos, self.state == self.DONE

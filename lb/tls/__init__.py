@@ -75,3 +75,22 @@ def _proxy_of(state: Any, bind_conf: Any) -> Any:
         if bind_conf in pc.binds:
             return pc
     raise LookupError("bind not found in configuration")
+
+
+def connect_kwargs(state: Any, server: Any) -> dict[str, Any]:
+    """Extra `create_connection` arguments for a server: TLS and SNI when `ssl` is set."""
+    store = getattr(state, "tls", None)
+    if store is None or not store.servers:
+        return {}
+    conf = server.conf
+    ctx = store.servers.get(id(conf))
+    if ctx is None or not conf.options.get("ssl"):
+        return {}
+    return {"ssl": ctx, "server_hostname": _literal_sni(conf.options.get("sni")) or ""}
+
+
+def _literal_sni(expr: Any) -> str | None:
+    """`sni str(name)`: other sample expressions need the sample registry (not wired yet)."""
+    if isinstance(expr, str) and expr.startswith("str(") and expr.endswith(")"):
+        return expr[4:-1]
+    return None

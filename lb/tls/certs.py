@@ -62,8 +62,13 @@ class CertFile:
             f"Issuer: {oneline(c.issuer)}",
         ]
         for ch in self.chain:
-            lines += [f"Chain Subject: {oneline(ch.subject)}", f"Chain Issuer: {oneline(ch.issuer)}"]
-        lines.append(f"OCSP Response Key: {self.cert_id.key if self.cert_id and self.ocsp_der else ''}")
+            lines += [
+                f"Chain Subject: {oneline(ch.subject)}",
+                f"Chain Issuer: {oneline(ch.issuer)}",
+            ]
+        lines.append(
+            f"OCSP Response Key: {self.cert_id.key if self.cert_id and self.ocsp_der else ''}"
+        )
         return "\n".join(lines) + "\n"
 
 

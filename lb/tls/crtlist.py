@@ -1,6 +1,6 @@
 """`crt-list FILE`: one certificate per line, with per-line SSL options and SNI filters.
 
-    /etc/ssl/site.pem [alpn h2,http/1.1 ssl-min-ver TLSv1.2] www.example.com *.example.org !x.example.org
+    /etc/ssl/site.pem [alpn http/1.1 ssl-min-ver TLSv1.2] www.example.com *.example.org
 
 Filters replace the names read from the certificate; `!name` excludes a name.
 """

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-_NOW = datetime.datetime.now(datetime.timezone.utc)
+_NOW = datetime.datetime.now(datetime.UTC)
 
 
 def _key(kind: str) -> object:
@@ -115,7 +115,9 @@ class CA:
         return resp.public_bytes(serialization.Encoding.DER)
 
 
-def write_site(directory: Path, name: str, ca: CA, leaf: Leaf, ocsp_der: bytes | None = None) -> str:
+def write_site(
+    directory: Path, name: str, ca: CA, leaf: Leaf, ocsp_der: bytes | None = None
+) -> str:
     """`name` (cert + key), `name.issuer` and optionally `name.ocsp` under `directory`."""
     path = directory / name
     path.write_bytes(leaf.pem())

@@ -126,7 +126,7 @@ def check_response(
         raise OcspError("OCSP single response: responder certificate not signed by issuer.")
     if not _verify_data(signer.public_key(), resp):
         raise OcspError("OCSP response signature verification failed.")
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     nxt = resp.next_update_utc
     skew = datetime.timedelta(minutes=5)
     if resp.this_update_utc > now + skew or (nxt is not None and nxt < now - skew):
@@ -143,7 +143,9 @@ def _key_hash_matches(c: x509.Certificate, resp: ocsp.OCSPResponse) -> bool:
 
 
 def _verify(pub: object, cert: x509.Certificate) -> bool:
-    return _check_sig(pub, cert.signature, cert.tbs_certificate_bytes, cert.signature_hash_algorithm)
+    return _check_sig(
+        pub, cert.signature, cert.tbs_certificate_bytes, cert.signature_hash_algorithm
+    )
 
 
 def _verify_data(pub: object, resp: ocsp.OCSPResponse) -> bool:

@@ -168,9 +168,15 @@ def param_array(hmac_key: bytes) -> tuple[ctypes.Array, list[object]]:
     key_buf = ctypes.create_string_buffer(hmac_key, len(hmac_key))
     digest = ctypes.create_string_buffer(b"SHA256")
     params = (OSSL_PARAM * 3)()
-    params[0] = OSSL_PARAM(b"key", OSSL_PARAM_OCTET_STRING, ctypes.addressof(key_buf),
-                           len(hmac_key), OSSL_PARAM_UNMODIFIED)
-    params[1] = OSSL_PARAM(b"digest", OSSL_PARAM_UTF8_STRING, ctypes.addressof(digest), 6,
-                           OSSL_PARAM_UNMODIFIED)
+    params[0] = OSSL_PARAM(
+        b"key",
+        OSSL_PARAM_OCTET_STRING,
+        ctypes.addressof(key_buf),
+        len(hmac_key),
+        OSSL_PARAM_UNMODIFIED,
+    )
+    params[1] = OSSL_PARAM(
+        b"digest", OSSL_PARAM_UTF8_STRING, ctypes.addressof(digest), 6, OSSL_PARAM_UNMODIFIED
+    )
     params[2] = OSSL_PARAM(None, 0, None, 0, 0)
     return params, [key_buf, digest]

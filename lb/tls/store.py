@@ -15,7 +15,6 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from lb.config.errors import ConfigError
 from lb.tls import context as ctxmod
 from lb.tls import ocsp as ocsp_mod
 from lb.tls import ossl
@@ -82,9 +81,7 @@ class TlsStore:
                     try:
                         self.servers[id(s)] = ctxmod.client_side(s.options, g_ssl)
                     except ctxmod.ContextError as exc:
-                        raise s.where.error(
-                            f"'server {pc.name}/{s.name}' : {exc}"
-                        ) from None
+                        raise s.where.error(f"'server {pc.name}/{s.name}' : {exc}") from None
         self.tickets.finalize()
 
     def _build_bind(self, pc: Any, b: Any, opts: dict[str, Any], g_ssl: Any) -> None:
@@ -238,4 +235,3 @@ def _bind_text(b: Any) -> str:
         else:
             parts.append(f"{a.host}:{a.port}")
     return ",".join(parts)
-

@@ -137,16 +137,16 @@ class TicketKeyRing:
                     return -1
                 return 1
             wanted = ctypes.string_at(name, 16)
-            for i, key in enumerate(self.keys):
-                if key.name == wanted:
-                    break
-            else:
-                return 0
+            keys = self.keys
+            idx = next((i for i, k in enumerate(keys) if k.name == wanted), -1)
+            if idx < 0:
+                return 0  # unknown key: full handshake
+            key = keys[idx]
             if not lib.EVP_MAC_CTX_set_params(hctx, key.params):
                 return -1
             if not lib.EVP_DecryptInit_ex(cctx, self._cipher(), None, key.aes, iv):
                 return -1
-            return 1 if i == 1 else 2
+            return 1 if idx == 1 else 2
         except Exception:  # an exception must never cross into OpenSSL
             return -1
 

@@ -5,4 +5,6 @@ from runtime_api.commands import (  # noqa: F401
     stats,
     tls,  # noqa: F401
 )
-from runtime_api.commands import patterns, tables  # noqa: F401,E402
+
+# isort: split
+from runtime_api.commands import patterns, tables  # noqa: F401

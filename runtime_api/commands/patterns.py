@@ -14,8 +14,10 @@ from lb.patterns import F_ACL, F_MAP, PatRef
 from lb.sample_types import to_int
 from runtime_api.registry import CliError, CommandContext, Level, arg, command
 
-UNKNOWN = {F_ACL: "Unknown ACL identifier. Please use #<id> or <file>.",
-           F_MAP: "Unknown map identifier. Please use #<id> or <file>."}
+UNKNOWN = {
+    F_ACL: "Unknown ACL identifier. Please use #<id> or <file>.",
+    F_MAP: "Unknown map identifier. Please use #<id> or <file>.",
+}
 WORD = {F_ACL: "ACL", F_MAP: "map"}
 
 
@@ -182,9 +184,7 @@ def cmd_add_map(ctx: CommandContext, args: list[str], payload: str | None) -> No
 def _del(ctx: CommandContext, args: list[str], flag: int) -> None:
     rest = _words(args, 2)
     if len(rest) < 2:
-        raise CliError(
-            f"This command expects two parameters: {WORD[flag]} identifier and key."
-        )
+        raise CliError(f"This command expects two parameters: {WORD[flag]} identifier and key.")
     ref = _ref(ctx, rest[0], flag)
     ptr = _ptr(rest[1])
     ok = ref.delete_ptr(ptr) if ptr is not None else ref.delete(rest[1])

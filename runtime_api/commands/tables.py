@@ -76,8 +76,7 @@ def _filters(t: Table, words: list[str], n0: int) -> list[Filter]:
         op = OPS.get(words[i + 1] if i + 1 < len(words) else "")
         if op is None:
             raise CliError(
-                f'Filter entry #{n}: Require and operator among "eq", "ne", "le", "ge", '
-                '"lt", "gt"'
+                f'Filter entry #{n}: Require and operator among "eq", "ne", "le", "ge", "lt", "gt"'
             )
         val = words[i + 2] if i + 2 < len(words) else ""
         if not _INT.fullmatch(val):
@@ -111,8 +110,7 @@ def cmd_show_table(ctx: CommandContext, args: list[str], payload: str | None) ->
     key_text, filters, has_key = _parse_selection(
         t,
         args[3:],
-        'Optional argument only supports "data.<store_data_type>" <operator> <value> '
-        "and key <key>",
+        'Optional argument only supports "data.<store_data_type>" <operator> <value> and key <key>',
     )
     if has_key:
         e = t.lookup(_key(t, key_text))

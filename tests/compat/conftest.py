@@ -99,9 +99,9 @@ def ref_lb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefLB]:
     inst = RefLB(tmp / "admin.sock", ports, Masker(ports), proc, err_path)
     try:
         deadline = time.monotonic() + 10
-        while not inst.sock.exists() and time.monotonic() < deadline and proc.poll() is None:
+        while not _accepts(inst.sock) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert inst.sock.exists(), f"lb did not start: {inst.stderr}"
+        assert _accepts(inst.sock), f"lb did not start: {inst.stderr}"
         # the reference was captured with every check settled (tcp2 DOWN after one failure)
         inst.wait_for("show stat", "tcp_echo,tcp2,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN,")
         inst.wait_for("show stat", "be_app,app3,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,")
@@ -113,3 +113,15 @@ def ref_lb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefLB]:
         _stop(proc)
         for b in backends:
             b.close()
+
+
+def _accepts(path: Path) -> bool:
+    """The socket file exists before it listens: wait until a connect succeeds."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True

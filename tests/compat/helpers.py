@@ -30,9 +30,6 @@ LIVE_BACKENDS = (18001, 18002, 18003, 18011, 18012)
 # removed by `rewrite_config`; the comparisons mask what their absence changes.
 DROPPED = {
     "ssl bind": re.compile(r"^\s*bind .* ssl crt "),  # TLS listener with ticket keys
-    "stick-table": re.compile(r"^\s*(stick-table|http-request track-sc0)\b"),
-    "acl": re.compile(r"^\s*(acl |http-request deny|use_backend )"),  # sample fetches
-    "log-format %[...]": re.compile(r"^\s*log-format "),
     "pidfile": re.compile(r"^\s*pidfile "),
     "tune.ssl": re.compile(r"^\s*tune\.ssl\."),
 }

@@ -74,7 +74,7 @@ class Inst:
             stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
-        while not (tmp / "admin.sock").exists():
+        while not _accepts(tmp / "admin.sock"):
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 self.stop()
                 raise AssertionError((tmp / "lb.err").read_text())
@@ -173,6 +173,16 @@ def test_replay_tables_acl_map(inst: Inst) -> None:
         if got != want:
             mismatches.append(f"{f}: {cmd!r}\n--- want\n{want}--- got\n{got}")
     assert not mismatches, "\n".join(mismatches)
+
+
+def _accepts(path: Path) -> bool:
+    """The socket file exists before it listens: wait until a connect succeeds."""
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def _registered() -> str:

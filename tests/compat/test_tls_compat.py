@@ -121,7 +121,7 @@ def _ocsp_still_valid() -> bool:
 
     resp = ocsp.load_der_ocsp_response((REF / "site.pem.ocsp").read_bytes())
     nxt = resp.next_update_utc
-    return nxt is None or nxt > datetime.datetime.now(datetime.timezone.utc)
+    return nxt is None or nxt > datetime.datetime.now(datetime.UTC)
 
 
 def _replay(lb: Lb, names: list[str]) -> None:

@@ -79,7 +79,9 @@ class LB:
         out.close()
         err.close()
         if ports is None:
-            ports = [int(p) for p in re.findall(r"bind\s+127\.0\.0\.1:(\d+)", self.cfg_path.read_text())]
+            ports = [
+                int(p) for p in re.findall(r"bind\s+127\.0\.0\.1:(\d+)", self.cfg_path.read_text())
+            ]
         for p in ports:
             if not wait_port(p, timeout):
                 self.stop()
@@ -179,7 +181,15 @@ def run_lb(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str
 
 
 class Resp:
-    def __init__(self, status: int, reason: str, version: str, headers: list[tuple[str, str]], body: bytes, raw_head: bytes):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        version: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        raw_head: bytes,
+    ):
         self.status = status
         self.reason = reason
         self.version = version
@@ -270,9 +280,8 @@ class Reader:
                     break
                 left = size
                 while left:
-                    if not self.buf:
-                        if not self._fill():
-                            raise EOFError("eof in chunk")
+                    if not self.buf and not self._fill():
+                        raise EOFError("eof in chunk")
                     take = self.buf[:left]
                     self.buf = self.buf[len(take) :]
                     left -= len(take)
@@ -306,7 +315,9 @@ def request(port: int, raw: bytes, method: str = "GET", timeout: float = 5.0) ->
         return Reader(s).response(method)
 
 
-def get(port: int, path: str = "/", headers: str = "", method: str = "GET", timeout: float = 5.0) -> Resp:
+def get(
+    port: int, path: str = "/", headers: str = "", method: str = "GET", timeout: float = 5.0
+) -> Resp:
     raw = f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n".encode()
     return request(port, raw, method, timeout)
 
@@ -495,7 +506,11 @@ class Backend:
                 size = int(q.get("size", "1000000"))
                 chunked = q.get("chunked") == "1"
                 hdr = b"HTTP/1.1 200 OK\r\n"
-                hdr += b"Transfer-Encoding: chunked\r\n" if chunked else b"Content-Length: %d\r\n" % size
+                hdr += (
+                    b"Transfer-Encoding: chunked\r\n"
+                    if chunked
+                    else b"Content-Length: %d\r\n" % size
+                )
                 c.sendall(hdr + (b"Connection: close\r\n\r\n" if close else b"\r\n"))
                 block = b"x" * 262144
                 left = size
@@ -534,7 +549,9 @@ class Backend:
             with self._lock:
                 self.active -= 1
 
-    def _send(self, c: socket.socket, code: int, body: bytes, close: bool, head_only: bool = False) -> bool:
+    def _send(
+        self, c: socket.socket, code: int, body: bytes, close: bool, head_only: bool = False
+    ) -> bool:
         head = b"HTTP/1.1 %d OK\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n" % (
             code,
             len(body),
@@ -575,7 +592,9 @@ defaults
 """
 
 
-def http_cfg(port: int, servers: str, extra_fe: str = "", extra_be: str = "", defaults: str = DEFAULTS) -> str:
+def http_cfg(
+    port: int, servers: str, extra_fe: str = "", extra_be: str = "", defaults: str = DEFAULTS
+) -> str:
     """A frontend on `port` sending everything to backend `be`."""
     return (
         f"{GLOBAL}\n{defaults}\nfrontend fe\n    bind {HOST}:{port}\n{extra_fe}"

@@ -41,7 +41,9 @@ def servers(backends, weights=None) -> str:
     return "".join(out)
 
 
-def count(port: int, n: int, path: str = "/", headers: str = "", ka: bool = True) -> collections.Counter:
+def count(
+    port: int, n: int, path: str = "/", headers: str = "", ka: bool = True
+) -> collections.Counter:
     c: collections.Counter = collections.Counter()
     if not ka:
         for i in range(n):

@@ -54,8 +54,10 @@ def test_broken_configs_refused(name):
     bodies = [m.group(2) for m in alerts if m]
     line, words = EXPECTED[name]
     if line is not None:
-        want = f"parsing [{path}:{line}] : " if name != "duplicate_proxy.cfg" else (
-            f"Parsing [{path}:{line}]: "
+        want = (
+            f"parsing [{path}:{line}] : "
+            if name != "duplicate_proxy.cfg"
+            else (f"Parsing [{path}:{line}]: ")
         )
         hits = [b for b in bodies if b.startswith(want)]
         assert hits, (want, bodies)

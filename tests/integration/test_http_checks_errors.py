@@ -72,7 +72,10 @@ def test_error_pages_are_haproxys(lb, status):
 
 
 def test_errorfile_override(lb, tmp_path):
-    page = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nsorry"
+    page = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        b"Content-Length: 5\r\n\r\nsorry"
+    )
     ef = tmp_path / "503.http"
     ef.write_bytes(page)
     port = free_port()

@@ -16,11 +16,15 @@ pytestmark = pytest.mark.timeout(30)
 def proxy(lb, backend):
     """lb in front of one backend server; returns (port, backend, lb)."""
 
-    def make(extra_fe: str = "", extra_be: str = "", srv_opts: str = "", defaults: str | None = None):
+    def make(
+        extra_fe: str = "", extra_be: str = "", srv_opts: str = "", defaults: str | None = None
+    ):
         b = backend("s1")
         port = free_port()
         kw = {} if defaults is None else {"defaults": defaults}
-        cfg = http_cfg(port, f"    server s1 {HOST}:{b.port} {srv_opts}\n", extra_fe, extra_be, **kw)
+        cfg = http_cfg(
+            port, f"    server s1 {HOST}:{b.port} {srv_opts}\n", extra_fe, extra_be, **kw
+        )
         inst = lb(cfg)
         return port, b, inst
 

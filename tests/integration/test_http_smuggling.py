@@ -131,4 +131,3 @@ def test_missing_host_accepted_like_haproxy(env):
     port, _b, _ = env
     out = raw_exchange(port, b"GET /nohost HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert statuses(out) == [b"1 200 OK"]
-

@@ -41,7 +41,9 @@ BASE = """    timeout connect 300ms
 def test_timeout_http_request_408(lb, backend):
     b = backend()
     port = free_port()
-    inst = lb(cfg(port, f"    server s1 {HOST}:{b.port}\n", BASE + "    timeout http-request 300ms\n"))
+    inst = lb(
+        cfg(port, f"    server s1 {HOST}:{b.port}\n", BASE + "    timeout http-request 300ms\n")
+    )
     t0 = time.monotonic()
     out = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: t\r\n", timeout=3)
     assert out == error_response(408)
@@ -153,9 +155,7 @@ def test_redispatch_picks_another_server(lb, backend):
     port = free_port()
     dead = free_port()
     servers = f"    server dead {HOST}:{dead}\n    server good {HOST}:{good.port}\n"
-    inst = lb(
-        cfg(port, servers, BASE + "    retries 1\n", extra_be="    option redispatch\n")
-    )
+    inst = lb(cfg(port, servers, BASE + "    retries 1\n", extra_be="    option redispatch\n"))
     for _ in range(4):
         r = get(port, "/")
         assert r.status == 200 and r.body == b"hello from good"
@@ -226,7 +226,9 @@ def test_timeout_tunnel(lb, backend):
         )
     )
     with connect(port) as s:
-        s.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+        s.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )
         rd = Reader(s)
         assert rd.response().status == 101
         s.sendall(b"x")
@@ -234,4 +236,3 @@ def test_timeout_tunnel(lb, backend):
         t0 = time.monotonic()
         assert rd.read_all() == b""
         assert 0.3 < time.monotonic() - t0 < 1.5
-

@@ -142,7 +142,9 @@ def _states(sock: Path) -> str:
         out = cli(sock, "show stat")
     except OSError:  # the stats socket may come up just after the listeners
         return ""
-    return "\n".join(",".join(line.split(",")[1:2] + line.split(",")[17:18]) for line in out.splitlines())
+    return "\n".join(
+        ",".join(line.split(",")[1:2] + line.split(",")[17:18]) for line in out.splitlines()
+    )
 
 
 def test_drain_keeps_persistence_maint_does_not(lb, backend, tmp_path: Path) -> None:  # noqa: ANN001
@@ -178,7 +180,15 @@ def test_option_persist_and_redispatch(lb, backend, tmp_path: Path) -> None:  # 
         f"    server a {HOST}:{a.port} cookie A\n"
         f"    server d {HOST}:{dead} cookie D check inter 100 fall 1\n"
     )
-    lb(cfg(port, sock, servers, "SID insert", "    option persist\n    option redispatch\n    retries 1\n"))
+    lb(
+        cfg(
+            port,
+            sock,
+            servers,
+            "SID insert",
+            "    option persist\n    option redispatch\n    retries 1\n",
+        )
+    )
     assert wait_until(lambda: "d,DOWN" in _states(sock), 5)
     c = Client(port)
     c.jar = "D"

@@ -152,7 +152,9 @@ def test_malformed_header_closes_and_is_logged(lb, backend) -> None:  # noqa: AN
     assert lines and lines[0].endswith(
         "fe/1: Received something which does not look like a PROXY protocol header"
     )
-    assert re.match(r"^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe/1: ", lines[0])
+    assert re.match(
+        r"^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe/1: ", lines[0]
+    )
     assert be.accepted == 0
 
 
@@ -175,7 +177,9 @@ def test_two_lb_chained(lb, backend, kind: str) -> None:  # noqa: ANN001
         assert status == 200
         assert f"X-Forwarded-For: 10.0.0.{i + 1}".encode() in body
     lines = second.wait_stderr(r"^ci=.*$", count=3)
-    assert lines[:3] == [f"ci=10.0.0.{i + 1} cp={1000 + i} fi=192.0.2.1 fp=443 st=200" for i in range(3)]
+    assert lines[:3] == [
+        f"ci=10.0.0.{i + 1} cp={1000 + i} fi=192.0.2.1 fp=443 st=200" for i in range(3)
+    ]
 
 
 @pytest.mark.parametrize("kind", ["send-proxy", "send-proxy-v2"])

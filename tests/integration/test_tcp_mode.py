@@ -213,9 +213,11 @@ def test_timeout_client_closes_idle_relay(lb, tcp_server):
 def test_server_down_connection_closed(lb):
     port = free_port()
     inst = lb(tcp_cfg(port, free_port()))
-    with socket.create_connection((HOST, port), timeout=5) as s:
-        with contextlib.suppress(ConnectionResetError):
-            assert read_all(s) == b""
+    with (
+        socket.create_connection((HOST, port), timeout=5) as s,
+        contextlib.suppress(ConnectionResetError),
+    ):
+        assert read_all(s) == b""
     lines = inst.wait_stderr(r" tcpfe tcpfe/s1 ")
     m = TCPLOG.match(lines[-1])
     assert m and m["ts"] == "SC", lines[-1]

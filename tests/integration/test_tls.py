@@ -112,14 +112,16 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     client = ca.issue("client", client=True)
     (d / "client.pem").write_bytes(client.pem())
     keys = d / "tickets.keys"
-    keys.write_text("".join(__import__("base64").b64encode(k).decode() + "\n"
-                            for k in devpki.ticket_keys()))
+    keys.write_text(
+        "".join(__import__("base64").b64encode(k).decode() + "\n" for k in devpki.ticket_keys())
+    )
     return {"dir": d, "ca": ca, "leaves": leaves, "paths": paths, "keys": str(keys)}
 
 
 def lb_config(pki: dict, backend: int, port: int, extra: str = "", sock: str = "") -> str:
     p = pki["paths"]
     glob = f"    stats socket {sock} level admin\n" if sock else ""
+    crts = " ".join(f"crt {p[k]}" for k in ("a", "b", "c"))
     return f"""global
 {glob}defaults
     mode http
@@ -127,7 +129,7 @@ def lb_config(pki: dict, backend: int, port: int, extra: str = "", sock: str = "
     timeout client 5s
     timeout server 5s
 frontend fe
-    bind {HOST}:{port} ssl crt {p['a']} crt {p['b']} crt {p['c']} tls-ticket-keys {pki['keys']} alpn http/1.1 {extra}
+    bind {HOST}:{port} ssl {crts} tls-ticket-keys {pki["keys"]} alpn http/1.1 {extra}
     default_backend be
 backend be
     server s1 {HOST}:{backend}
@@ -159,19 +161,21 @@ def client_ctx(pki: dict, version: ssl.TLSVersion | None = None) -> ssl.SSLConte
 
 
 def fetch(port: int, ctx: ssl.SSLContext, sni: str = "a.example", session=None) -> dict:
-    with socket.create_connection((HOST, port), timeout=5) as raw:
-        with ctx.wrap_socket(raw, server_hostname=sni, session=session) as t:
-            out = {
-                "cn": t.getpeercert()["subject"][0][0][1],
-                "alpn": t.selected_alpn_protocol(),
-                "version": t.version(),
-            }
-            t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while chunk := t.recv(65536):
-                data += chunk
-            out.update(data=data, reused=t.session_reused, session=t.session)
-            return out
+    with (
+        socket.create_connection((HOST, port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=sni, session=session) as t,
+    ):
+        out = {
+            "cn": t.getpeercert()["subject"][0][0][1],
+            "alpn": t.selected_alpn_protocol(),
+            "version": t.version(),
+        }
+        t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := t.recv(65536):
+            data += chunk
+        out.update(data=data, reused=t.session_reused, session=t.session)
+        return out
 
 
 def cli(sock: Path, line: str) -> str:
@@ -390,8 +394,35 @@ backend be
     r = _check(tmp_path, cfg)
     assert r.returncode != 0
     f = keys if kind == "keys" else site
-    expected = (
-        f"parsing [{tmp_path / 'check.cfg'}:4] : 'bind {HOST}:"
-    )
+    expected = f"parsing [{tmp_path / 'check.cfg'}:4] : 'bind {HOST}:"
     assert expected in r.stderr
     assert message.format(f=f) in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- server side
+
+
+@pytest.mark.parametrize(("ca_name", "status"), [("ca.pem", b"200"), ("other-ca.pem", b"503")])
+def test_server_ssl_verify_required(pki, backend, run, tmp_path, ca_name, status) -> None:
+    tls_port, plain_port = free_port(), free_port()
+    run(lb_config(pki, backend, tls_port), tls_port)
+    (pki["dir"] / "other-ca.pem").write_bytes(devpki.CA("other").pem)
+    ca = pki["dir"] / ca_name
+    cfg = f"""defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind {HOST}:{plain_port}
+    default_backend be
+backend be
+    server s1 {HOST}:{tls_port} ssl verify required ca-file {ca} sni str(a.example)
+"""
+    run(cfg, plain_port, name="front")
+    with socket.create_connection((HOST, plain_port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.split(b" ")[1] == status

@@ -30,8 +30,10 @@ defaults
 
 
 def test_defaults_inherited():
-    cfg = parse(BASE + "frontend fe\n    bind 127.0.0.1:1\n    default_backend be\n"
-                "backend be\n    timeout server 9s\n    server s 127.0.0.1:2\n")
+    cfg = parse(
+        BASE + "frontend fe\n    bind 127.0.0.1:1\n    default_backend be\n"
+        "backend be\n    timeout server 9s\n    server s 127.0.0.1:2\n"
+    )
     fe, be = cfg.proxy("fe"), cfg.proxy("be")
     assert fe.mode == be.mode == "http"
     assert fe.timeouts["client"] == 5000
@@ -41,8 +43,10 @@ def test_defaults_inherited():
     assert fe.default_backend[0] == "be"
 
 
-@pytest.mark.xfail(reason="lb/config/parser.py _open_section: an anonymous defaults section "
-                   "inherits the previous one; HAProxy starts it afresh")
+@pytest.mark.xfail(
+    reason="lb/config/parser.py _open_section: an anonymous defaults section "
+    "inherits the previous one; HAProxy starts it afresh"
+)
 def test_later_defaults_replace_earlier_ones():
     cfg = parse(
         BASE
@@ -88,8 +92,10 @@ def test_unknown_defaults_in_from():
     assert any("parsing [t.cfg:1]" in ln and "'nosuch'" in ln for ln in lines), lines
 
 
-@pytest.mark.xfail(reason="lb/config/parser.py: after a refused section header the next "
-                   "keywords go to a None section (AttributeError instead of an alert)")
+@pytest.mark.xfail(
+    reason="lb/config/parser.py: after a refused section header the next "
+    "keywords go to a None section (AttributeError instead of an alert)"
+)
 def test_unknown_defaults_in_from_then_keywords():
     lines = errors("backend b from nosuch\n    server s 127.0.0.1:2\n")
     assert any("defaults section 'nosuch' not found for backend 'b'." in ln for ln in lines)
@@ -107,12 +113,17 @@ def test_keyword_errors_name_file_and_line():
         + BASE
         + "frontend fe\n    bind 127.0.0.1:1\n    frobnicate\n    timeout client 5parsecs\n"
     )
-    assert any(ln.startswith("parsing [t.cfg:2] : unknown keyword 'nosuchglobal' in 'global'")
-               for ln in lines), lines
-    assert any(ln.startswith("parsing [t.cfg:13] : unknown keyword 'frobnicate' in 'frontend'")
-               for ln in lines), lines
-    assert any(ln.startswith("parsing [t.cfg:14] : ") and "timeout client" in ln
-               for ln in lines), lines
+    assert any(
+        ln.startswith("parsing [t.cfg:2] : unknown keyword 'nosuchglobal' in 'global'")
+        for ln in lines
+    ), lines
+    assert any(
+        ln.startswith("parsing [t.cfg:13] : unknown keyword 'frobnicate' in 'frontend'")
+        for ln in lines
+    ), lines
+    assert any(ln.startswith("parsing [t.cfg:14] : ") and "timeout client" in ln for ln in lines), (
+        lines
+    )
 
 
 def test_keyword_out_of_section():
@@ -121,29 +132,38 @@ def test_keyword_out_of_section():
 
 
 def test_duplicate_proxy_name():
-    lines = errors(BASE + "backend be\n    server s 127.0.0.1:2\nbackend be\n"
-                   "    server s 127.0.0.1:3\n")
-    assert any("backend 'be' has the same name as backend 'be' declared at t.cfg:9" in ln
-               for ln in lines), lines
+    lines = errors(
+        BASE + "backend be\n    server s 127.0.0.1:2\nbackend be\n    server s 127.0.0.1:3\n"
+    )
+    assert any(
+        "backend 'be' has the same name as backend 'be' declared at t.cfg:9" in ln for ln in lines
+    ), lines
 
 
 def test_frontend_and_backend_may_share_a_name():
-    cfg = parse(BASE + "frontend x\n    bind 127.0.0.1:1\n    default_backend x\n"
-                "backend x\n    server s 127.0.0.1:2\n")
+    cfg = parse(
+        BASE + "frontend x\n    bind 127.0.0.1:1\n    default_backend x\n"
+        "backend x\n    server s 127.0.0.1:2\n"
+    )
     assert [p.kind for p in cfg.proxies] == ["frontend", "backend"]
 
 
 def test_unknown_backend_references():
-    lines = errors(BASE + "frontend fe\n    bind 127.0.0.1:1\n    use_backend nope\n"
-                   "    default_backend nada\n")
+    lines = errors(
+        BASE + "frontend fe\n    bind 127.0.0.1:1\n    use_backend nope\n    default_backend nada\n"
+    )
     text = "\n".join(lines)
     assert "Proxy 'fe': unable to find required use_backend: 'nope'." in text
     assert "Proxy 'fe': unable to find required default_backend: 'nada'." in text
 
 
-@pytest.mark.xfail(reason="lb/config/model.py ProxyConf.inherit drops default_backend; "
-                   "HAProxy inherits it from defaults")
+@pytest.mark.xfail(
+    reason="lb/config/model.py ProxyConf.inherit drops default_backend; "
+    "HAProxy inherits it from defaults"
+)
 def test_default_backend_inherited_from_defaults():
-    cfg = parse("defaults\n    mode http\n    default_backend be\n"
-                "frontend fe\n    bind 127.0.0.1:1\nbackend be\n    server s 127.0.0.1:2\n")
+    cfg = parse(
+        "defaults\n    mode http\n    default_backend be\n"
+        "frontend fe\n    bind 127.0.0.1:1\nbackend be\n    server s 127.0.0.1:2\n"
+    )
     assert cfg.proxy("fe").default_backend[0] == "be"

@@ -31,8 +31,14 @@ def test_find_head_end():
 
 def test_request_head_fields():
     h = parse_request_head(
-        req("Host: example", "Content-Length: 12", "Connection: keep-alive, Upgrade",
-            "Upgrade: websocket", "Expect: 100-continue", "X-A:  spaced  ")
+        req(
+            "Host: example",
+            "Content-Length: 12",
+            "Connection: keep-alive, Upgrade",
+            "Upgrade: websocket",
+            "Expect: 100-continue",
+            "X-A:  spaced  ",
+        )
     )
     assert (h.method, h.uri, h.version) == (b"GET", b"/p?q=1", b"HTTP/1.1")
     assert h.host == b"example" and h.content_length == 12 and not h.chunked
@@ -142,7 +148,7 @@ def test_bad_response_heads_are_502():
 
 # ---------------------------------------------------------------- chunked reader
 
-BODY = b"5\r\nhello\r\n1a;ext=1;b=\"x\"\r\n" + b"z" * 26 + b"\r\n0\r\nTrailer: t\r\n\r\n"
+BODY = b'5\r\nhello\r\n1a;ext=1;b="x"\r\n' + b"z" * 26 + b"\r\n0\r\nTrailer: t\r\n\r\n"
 
 
 def test_chunked_whole():
@@ -208,5 +214,5 @@ def test_chunked_long_extension_accepted_but_bounded():
         r.feed(b"5;" + b"e" * 70000)
     r = ChunkedReader()
     with pytest.raises(H1Error):
-        for i in range(0, 70000, 1000):
+        for _i in range(0, 70000, 1000):
             r.feed(b"e" * 1000)

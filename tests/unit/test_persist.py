@@ -52,7 +52,9 @@ def test_parse_errors_use_haproxy_words() -> None:
         parse_cookie([])
     with pytest.raises(PersistConfigError, match="requires at least 'insert' or 'indirect'"):
         parse_cookie(["SID", "preserve"])
-    with pytest.raises(PersistConfigError, match="^unexpected character 'a' in argument to <maxidle>"):
+    with pytest.raises(
+        PersistConfigError, match="^unexpected character 'a' in argument to <maxidle>"
+    ):
         parse_cookie(["SID", "insert", "maxidle", "abc"])
     conf = parse_cookie(["SID", "insert", "maxidle", "30m", "maxlife", "8h", "domain", ".x"])
     assert (conf.maxidle, conf.maxlife, conf.domains) == (1800, 28800, [".x"])
@@ -66,7 +68,7 @@ def test_date_encoding_matches_haproxy() -> None:
 
 def test_insert_full_options_like_haproxy() -> None:
     p = make(
-        'SID insert indirect nocache httponly secure domain .example.com maxidle 30m maxlife 8h '
+        "SID insert indirect nocache httponly secure domain .example.com maxidle 30m maxlife 8h "
         "attr SameSite=Lax"
     )
     st = stream()

@@ -84,7 +84,9 @@ def test_build_v1() -> None:
     )
     assert build_v1(("::1", 1), ("::2", 2)) == b"PROXY TCP6 ::1 ::2 1 2\r\n"
     assert build_v1(None, None) == b"PROXY UNKNOWN\r\n"
-    assert build_v1(("::ffff:10.0.0.1", 5), ("10.0.0.2", 6)) == b"PROXY TCP4 10.0.0.1 10.0.0.2 5 6\r\n"
+    assert (
+        build_v1(("::ffff:10.0.0.1", 5), ("10.0.0.2", 6)) == b"PROXY TCP4 10.0.0.1 10.0.0.2 5 6\r\n"
+    )
 
 
 # ---------------------------------------------------------------- v2, section 2.2

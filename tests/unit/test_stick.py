@@ -7,11 +7,16 @@ from stick.config import parse_stick_table
 from stick.keys import KeyType
 
 
+def words(text: str) -> list[str]:
+    return text.split(" ")
+
+
 def test_freq_worked_example() -> None:
     p = 10_000
     t, c, pr = 0, 0, 0
-    # 12 events at t=1000: a fresh counter starts its period there
-    t, c, pr = freq.update(t, c, pr, 1000, p, 12)
+    # 12 events at t=1000 (clock far from 0): a fresh counter starts its period there
+    t, c, pr = 1000, 12, 0
+    assert freq.update(0, 0, 0, 50_000, p, 12) == (50_000, 12, 0)
     assert (t, c, pr) == (1000, 12, 0)
     assert freq.read(t, c, pr, 5000, p) == 12
     # one period later the 12 become the previous period, weighted by what is left
@@ -26,7 +31,9 @@ def test_freq_worked_example() -> None:
 
 
 def test_table_show_lines_and_order() -> None:
-    t = parse_stick_table("fe_main", "type ip size 1m expire 15m store http_req_rate(10s),gpt0".split())
+    t = parse_stick_table(
+        "fe_main", words("type ip size 1m expire 15m store http_req_rate(10s),gpt0")
+    )
     assert t.size == 1048576 and t.expire == 900_000
     e1 = t.get(t.ktype.from_text("127.0.0.1"), now=0)
     t.get(t.ktype.from_text("10.1.2.3"), now=0)
@@ -43,7 +50,10 @@ def test_table_show_lines_and_order() -> None:
 
 
 def test_columns_in_haproxy_order_and_u32_wrap() -> None:
-    t = parse_stick_table("zz", "type integer size 10 store gpc0,gpc0_rate(10s),conn_cur,sess_rate(1s),gpc1,gpt0".split())
+    t = parse_stick_table(
+        "zz",
+        words("type integer size 10 store gpc0,gpc0_rate(10s),conn_cur,sess_rate(1s),gpc1,gpt0"),
+    )
     e = t.get(5, now=0)
     t.write(e, "gpt0", -5)
     t.write(e, "gpc0", 99999999999)
@@ -56,18 +66,19 @@ def test_columns_in_haproxy_order_and_u32_wrap() -> None:
 
 
 def test_expiry_and_refresh() -> None:
-    t = parse_stick_table("t", "type string len 8 size 10 expire 2s store gpc0".split())
+    t = parse_stick_table("t", words("type string len 8 size 10 expire 2s store gpc0"))
     t.get("a", now=0)
     t.get("b", now=0)
     t.get("a", now=1500)  # refreshed: expires at 3500
-    assert t.purge(now=2500) == 1
+    assert t.purge(now=2500) == 0  # purges run per 1 s bucket
+    assert t.purge(now=3200) == 1
     assert t.lookup("b") is None and t.lookup("a") is not None
-    assert t.purge(now=4000) == 1
+    assert t.purge(now=4600) == 1
     assert len(t) == 0
 
 
 def test_full_table_evicts_least_recently_used() -> None:
-    t = parse_stick_table("t", "type integer size 3 expire 10s store gpc0".split())
+    t = parse_stick_table("t", words("type integer size 3 expire 10s store gpc0"))
     for k, now in ((1, 0), (2, 1000), (3, 2000)):
         t.get(k, now=now)
     t.get(1, now=3000)  # 2 is now the least recently used
@@ -76,13 +87,13 @@ def test_full_table_evicts_least_recently_used() -> None:
 
 
 def test_nopurge_refuses_when_full() -> None:
-    t = parse_stick_table("t", "type integer size 1 expire 10s nopurge".split())
+    t = parse_stick_table("t", words("type integer size 1 expire 10s nopurge"))
     assert t.get(1, now=0) is not None
     assert t.get(2, now=0) is None
 
 
 def test_in_use_entries_are_kept() -> None:
-    t = parse_stick_table("t", "type integer size 5 expire 1s".split())
+    t = parse_stick_table("t", words("type integer size 5 expire 1s"))
     e = t.get(1, now=0)
     e.use = 1
     assert t.purge(now=5000) == 0
