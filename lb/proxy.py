@@ -50,6 +50,7 @@ class Proxy:
         self.cap = (PR_CAP_FE if conf.is_frontend else 0) | (PR_CAP_BE if conf.is_backend else 0)
         self.options = conf.options
         self.timeouts = conf.timeouts
+        self._timeouts_s = {k: v / 1000.0 for k, v in conf.timeouts.items()}
         self.fe_counters = Counters()
         self.be_counters = Counters()
         # a frontend without its own maxconn gets the process's, as in HAProxy
@@ -112,7 +113,7 @@ class Proxy:
 
     def timeout(self, name: str) -> float:
         """A timeout in seconds (0 means none)."""
-        return self.timeouts.get(name, 0) / 1000.0
+        return self._timeouts_s.get(name, 0.0)
 
     def server(self, name: str) -> Server | None:
         for s in self.servers:

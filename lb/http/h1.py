@@ -20,8 +20,9 @@ _HOP = re.compile(
 )
 # Anything HAProxy refuses inside a head: NUL and control characters, a CR not
 # followed by LF, or a header line that does not start with a token then ':'.
-_BAD_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
-_BAD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:|\r?\n)")
+_BAD = re.compile(
+    rb"([\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n))|\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:|\r?\n|\Z)"
+)
 _REQ_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) (HTTP/1\.[01])\r?\n")
 _RESP_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -43,6 +44,9 @@ class H1Error(Exception):
 
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
     """Index just past the blank line that ends a head, or -1 if not there yet."""
+    i = buf.find(b"\r\n\r\n", start)
+    if i >= 0 and buf.find(b"\n\n", start, i) < 0:
+        return i + 4
     m = _HEAD_END.search(buf, start)
     return m.end() if m else -1
 
@@ -133,11 +137,10 @@ class Head:
 
 def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
     status = 400 if is_request else 502
-    m = _BAD_BYTE.search(raw)
+    m = _BAD.search(raw)
     if m:
-        raise H1Error(status, "invalid character in head", m.start())
-    m = _BAD_LINE.search(raw, raw.find(b"\n"))
-    if m and m.start() < len(raw) - 2:
+        if m.group(1) is not None:
+            raise H1Error(status, "invalid character in head", m.start())
         raise H1Error(status, "malformed header line", m.start() + 1)
     cl: int | None = None
     te_seen = False
