@@ -8,3 +8,6 @@ from runtime_api.commands import (  # noqa: F401
 
 # isort: split
 from runtime_api.commands import patterns, tables  # noqa: F401
+
+# isort: split
+from runtime_api.commands import dynamic_servers  # noqa: F401
