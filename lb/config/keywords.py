@@ -518,7 +518,17 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
         addr = parse_server_addr(words[2])
     except ValueError as exc:
         raise fail(where, f"'server {name}' : {exc}") from None
-    srv = ServerConf(name=name, host=addr.host, port=addr.port, family=addr.family, where=where)
+    host, family = addr.host, addr.family
+    if family == "unspec":
+        resolved = _resolve(host)
+        if resolved is None:
+            ctx.errors.append(
+                f"[{where}] : 'server {p.name}/{name}' : could not resolve address '{host}'."
+            )
+            ctx.errors.append("Failed to initialize server(s) addr.")
+            return
+        host, family = resolved
+    srv = ServerConf(name=name, host=host, port=addr.port, family=family, where=where)
     try:
         _server_options(srv, _default_server_words(p), where, "default-server")
         _server_options(srv, words[3:], where, "server")
@@ -526,6 +536,21 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
         ctx.errors.append(exc.render(p.name))
         return
     p.servers.append(srv)
+
+
+def _resolve(host: str) -> tuple[str, str] | None:
+    """Resolve a server host name once, at parse time, as HAProxy does by default."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    for fam, *_rest, sockaddr in infos:
+        if fam == socket.AF_INET:
+            return str(sockaddr[0]), "ipv4"
+    fam, *_rest, sockaddr = infos[0]
+    return str(sockaddr[0]), "ipv6" if fam == socket.AF_INET6 else "ipv4"
 
 
 def _default_server_words(p: ProxyConf) -> list[str]:

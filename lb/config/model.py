@@ -141,7 +141,7 @@ class ProxyConf:
         new.binds, new.servers, new.use_backends, new.acls = [], [], [], []
         new.http_request, new.http_response, new.http_after_response = [], [], []
         new.tcp_request, new.tcp_response, new.stick_rules = [], [], []
-        new.stick_table, new.default_backend, new.puid = None, None, 0
+        new.stick_table, new.puid = None, 0
         if kind == "backend":
             new.binds = []
         return new

@@ -99,6 +99,8 @@ def parse_text(ctx: ParseContext, text: str, filename: str, env: Mapping[str, st
                 continue
             if ctx.section_kind == "":
                 raise where.error(f"unknown keyword '{kw}' out of section.")
+            if ctx.section is None:
+                continue  # inside a section whose header was refused
             handled = _dispatch(ctx, words, where)
             if not handled:
                 raise where.error(
@@ -128,6 +130,7 @@ def _dispatch(ctx: ParseContext, words: list[str], where: Where) -> bool:
 def _open_section(ctx: ParseContext, kw: str, words: list[str], where: Where) -> None:
     cfg = ctx.cfg
     ctx.section_kind = kw
+    ctx.section = None  # until the header is known to be good: its lines are skipped
     if kw == "global":
         ctx.section = cfg.global_
         return
@@ -147,9 +150,9 @@ def _open_section(ctx: ParseContext, kw: str, words: list[str], where: Where) ->
         if base_name is not None:
             base = cfg.defaults.get(base_name)
             if base is None:
-                raise where.error(
-                    f"{kw} '{name}': unable to find defaults section '{base_name}'.",
-                )
+                raise where.error(f"defaults section '{base_name}' not found for {kw} '{name}'.")
+        elif kw == "defaults":
+            base = None  # a new defaults section starts afresh
         else:
             base = ctx.last_defaults
         if kw != "defaults":

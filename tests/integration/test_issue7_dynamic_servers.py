@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 from pathlib import Path
 
 import pytest
@@ -85,4 +86,5 @@ def test_del_refused_with_connections(lb, backend, tmp_path: Path) -> None:  # n
         assert raw_cli(sock, "del server px/s1") == (
             b"Server still has connections attached to it, cannot remove it.\n"
         )
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset
     assert wait_until(lambda: raw_cli(sock, "del server px/s1") == b"Server deleted.\n", 5)

@@ -43,10 +43,6 @@ def test_defaults_inherited():
     assert fe.default_backend[0] == "be"
 
 
-@pytest.mark.xfail(
-    reason="lb/config/parser.py _open_section: an anonymous defaults section "
-    "inherits the previous one; HAProxy starts it afresh"
-)
 def test_later_defaults_replace_earlier_ones():
     cfg = parse(
         BASE
@@ -92,10 +88,6 @@ def test_unknown_defaults_in_from():
     assert any("parsing [t.cfg:1]" in ln and "'nosuch'" in ln for ln in lines), lines
 
 
-@pytest.mark.xfail(
-    reason="lb/config/parser.py: after a refused section header the next "
-    "keywords go to a None section (AttributeError instead of an alert)"
-)
 def test_unknown_defaults_in_from_then_keywords():
     lines = errors("backend b from nosuch\n    server s 127.0.0.1:2\n")
     assert any("defaults section 'nosuch' not found for backend 'b'." in ln for ln in lines)
@@ -157,10 +149,6 @@ def test_unknown_backend_references():
     assert "Proxy 'fe': unable to find required default_backend: 'nada'." in text
 
 
-@pytest.mark.xfail(
-    reason="lb/config/model.py ProxyConf.inherit drops default_backend; "
-    "HAProxy inherits it from defaults"
-)
 def test_default_backend_inherited_from_defaults():
     cfg = parse(
         "defaults\n    mode http\n    default_backend be\n"
