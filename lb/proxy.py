@@ -51,6 +51,14 @@ class Proxy:
         self.options = conf.options
         self.timeouts = conf.timeouts
         self._timeouts_s = {k: v / 1000.0 for k, v in conf.timeouts.items()}
+        # the timeouts the hot path arms, resolved once (seconds, 0 = none)
+        t = self._timeouts_s.get
+        self.t_request = t("http-request", 0.0) or t("client", 0.0)
+        self.t_keepalive = t("http-keep-alive", 0.0) or self.t_request
+        self.t_client = t("client", 0.0)
+        self.t_server = t("server", 0.0)
+        self.t_connect = t("connect", 0.0)
+        self.t_queue = t("queue", 0.0) or self.t_connect
         self.fe_counters = Counters()
         self.be_counters = Counters()
         # a frontend without its own maxconn gets the process's, as in HAProxy

@@ -211,6 +211,9 @@ class State:
                     from lb.checks.setup_extra import start_agent
 
                     start_agent(self, p, s)
+        from lb.server_state import apply_server_state
+
+        apply_server_state(self)  # `load-server-state-from-file`: weights, states, addresses
         self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def _start_check(self, p: Proxy, s: Any) -> None:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from lb.config.model import Config
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
+
+
 def run_worker(
     opts: Options,
     cfg: Config,
@@ -49,11 +52,15 @@ def run_worker(
     pidfile = opts.pidfile or cfg.global_.pidfile
     if (opts.daemon or cfg.global_.daemon) and not opts.debug:
         _daemonize()
+    # Stop signals wait (blocked) until their handlers are installed in _serve, so a
+    # SIGTERM right after start-up still stops cleanly and removes the pid file.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     if pidfile:
         write_pidfile(pidfile, os.getpid())
     try:
         return loop.run_until_complete(_serve(state, loop, socks, opts, on_started))
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         if pidfile:
             remove_pidfile(pidfile, os.getpid())
         with contextlib.suppress(Exception):
@@ -117,6 +124,7 @@ async def _serve(
     loop.add_signal_handler(signal.SIGUSR1, soft_stop)
     loop.add_signal_handler(signal.SIGTTOU, lambda: [p.pause() for p in state.proxies])
     loop.add_signal_handler(signal.SIGTTIN, lambda: [p.resume() for p in state.proxies])
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     state.soft_stop = soft_stop
     signal_pids(opts.soft_stop_pids, signal.SIGUSR1)
     signal_pids(opts.hard_stop_pids, signal.SIGTERM)

@@ -134,7 +134,7 @@ class FrontConn(asyncio.Protocol):
             self.frontend_ip, self.frontend_port = "unix", 0
         self.state.conn_opened(self)
         self.phase = P_HEAD
-        self._arm(self.frontend.timeout("http-request") or self.frontend.timeout("client"))
+        self._arm(self.frontend.t_request)
 
     def _arm(self, seconds: float) -> None:
         self.expire = time.monotonic() + seconds if seconds else 0.0
@@ -219,7 +219,7 @@ class FrontConn(asyncio.Protocol):
                 self._reject(400, "PR", bytes(buf))
             elif buf and self.phase == P_IDLE:
                 self.phase = P_HEAD
-                self._arm(self.frontend.timeout("http-request") or self.frontend.timeout("client"))
+                self._arm(self.frontend.t_request)
             return
         if end > self.bufsize:
             self._reject(400, "PR", bytes(buf))
@@ -355,7 +355,7 @@ class FrontConn(asyncio.Protocol):
         if end != n:
             self.buf += data[end:]
         if self.phase == P_WAIT_RESP and self.expire == 0.0 and self.stream is not None:
-            self._arm(self.backend.timeout("server") if self.backend else 0)  # type: ignore[union-attr]
+            self._arm(self.backend.t_server if self.backend else 0)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ server choice
 
@@ -377,7 +377,7 @@ class FrontConn(asyncio.Protocol):
             # every usable server is full: wait in the queue
             st.m_queue = 0.0
             self.phase = P_QUEUE
-            timeout = be.timeout("queue") or be.timeout("connect")
+            timeout = be.t_queue
             q = QueuedStream(self._granted, self._queue_expired, 0.0, st)
             self.queued = q
             be.enqueue(q)
@@ -448,7 +448,7 @@ class FrontConn(asyncio.Protocol):
             back.reusable = False
             back.write(pp)
         srv.counters.connect += 1
-        self._arm(be.timeout("connect"))
+        self._arm(be.t_connect)
         loop = self.state.loop
         fut = loop.create_connection(
             lambda: back, srv.host, srv.port, **tls_connect_kwargs(self.state, srv)
@@ -489,7 +489,7 @@ class FrontConn(asyncio.Protocol):
         self.out_head = b""
         self.replay = out if self.req_done else None
         back.write(out)
-        self._arm(self.backend.timeout("server"))  # type: ignore[union-attr]
+        self._arm(self.backend.t_server)  # type: ignore[union-attr]
         if self.reading_paused and len(self.buf) < self.bufsize:
             self.resume_client_reading()
 
@@ -535,7 +535,7 @@ class FrontConn(asyncio.Protocol):
         self.resp_started = True
         st.bytes_out += len(raw)
         self.transport.write(raw)  # type: ignore[union-attr]
-        self._arm(self.backend.timeout("server"))  # type: ignore[union-attr]
+        self._arm(self.backend.t_server)  # type: ignore[union-attr]
 
     def send_from_server(self, data: bytes) -> None:
         st = self.stream
@@ -559,7 +559,7 @@ class FrontConn(asyncio.Protocol):
         self.m_idle_from = time.monotonic()
         fe = self.frontend
         self._arm(
-            fe.timeout("http-keep-alive") or fe.timeout("http-request") or fe.timeout("client")
+            fe.t_keepalive
         )
         if self.reading_paused:
             self.resume_client_reading()
@@ -653,7 +653,7 @@ class FrontConn(asyncio.Protocol):
             srv.counters.cur_sess = srv.served
 
     def _idle_timeout(self, be: Proxy | None) -> float:
-        return (be.timeout("server") if be is not None else 0) or 10.0
+        return (be.t_server if be is not None else 0) or 10.0
 
     def _close(self) -> None:
         self.phase = P_CLOSING
@@ -750,7 +750,7 @@ class FrontConn(asyncio.Protocol):
         self.m_idle_from = time.monotonic()
         fe = self.frontend
         self._arm(
-            fe.timeout("http-keep-alive") or fe.timeout("http-request") or fe.timeout("client")
+            fe.t_keepalive
         )
         if self.buf:
             self.state.loop.call_soon(self._next_request)

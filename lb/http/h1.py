@@ -15,7 +15,7 @@ import re
 # Header lines the proxy itself acts on, matched in one regex pass over the head.
 _HOP = re.compile(
     rb"\n(content-length|transfer-encoding|connection|host|upgrade|expect)[ \t]*:[ \t]*"
-    rb"([^\r\n]*?)[ \t]*\r?(?=\n)",
+    rb"([^\r\n]*)",
     re.I,
 )
 # Anything HAProxy refuses inside a head: NUL and control characters, a CR not
@@ -153,10 +153,11 @@ def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
     cl: int | None = None
     te_seen = False
     for m in _HOP.finditer(raw):
-        name = m.group(1).lower()
-        value = m.group(2)
+        name, value = m.groups()
+        name = name.lower()
+        value = value.rstrip(b" \t\r")
         if name == b"content-length":
-            for part in _TOKEN_SPLIT.split(value):
+            for part in _TOKEN_SPLIT.split(value) if b"," in value else (value,):
                 if not part.isdigit() or len(part) > 18:
                     raise H1Error(status, "invalid content-length", m.start(2))
                 v = int(part)
@@ -177,7 +178,8 @@ def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
             if codings[-1] == b"chunked":
                 h.chunked = True
         elif name == b"connection":
-            for tok in _TOKEN_SPLIT.split(value.lower()):
+            lv = value.lower()
+            for tok in _TOKEN_SPLIT.split(lv) if b"," in lv else (lv,):
                 if tok == b"close":
                     h.conn_close = True
                 elif tok == b"keep-alive":

@@ -505,7 +505,10 @@ class Master:
     def show_proc(self) -> str:
         kids = [p for p in self.children.values() if p.pid not in self.pending]
         workers = sorted((p for p in kids if p.kind == WORKER), key=lambda p: -p.started)
-        programs = [p for p in kids if p.kind == PROGRAM]
+        order = {c.name: i for i, c in enumerate(self.cfg.programs)}
+        programs = sorted(
+            (p for p in kids if p.kind == PROGRAM), key=lambda p: order.get(p.name, len(order))
+        )
         return format_show_proc(self.me, self.failed, workers + programs)
 
     async def forward(self, pid: int, command: bytes) -> bytes:

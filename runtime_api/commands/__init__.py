@@ -10,4 +10,7 @@ from runtime_api.commands import (  # noqa: F401
 from runtime_api.commands import patterns, tables  # noqa: F401
 
 # isort: split
-from runtime_api.commands import dynamic_servers  # noqa: F401
+from runtime_api.commands import (
+    dynamic_servers,  # noqa: F401
+    errors,  # noqa: F401
+)

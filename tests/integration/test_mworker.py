@@ -160,12 +160,14 @@ class Master:
         return out
 
     def reload(self) -> None:
-        before = self.stderr().count("Loading success.") + self.stderr().count("Loading failure!")
+        before = self.loads()
         assert self.cli("reload\n") == b""
-        assert wait_until(
-            lambda: self.stderr().count("Loading success.") + self.stderr().count("Loading failure!")
-            > before
-        ), self.stderr()
+        assert wait_until(lambda: self.loads() > before), self.stderr()
+
+    def loads(self) -> int:
+        """Reloads finished so far, good or bad."""
+        err = self.stderr()
+        return err.count("Loading success.") + err.count("Loading failure!")
 
     def wait(self, timeout: float = 8.0) -> int | None:
         assert self.proc is not None
