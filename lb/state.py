@@ -16,6 +16,7 @@ from typing import Any
 
 from lb import acl_setup
 from lb import counters as counters_mod
+from lb import prometheus  # noqa: F401  (registers `use-service prometheus-exporter`)
 from lb.acl import AclError, AclSet, compile_condition
 from lb.config.errors import ConfigError
 from lb.config.model import Config, ProxyConf
@@ -102,6 +103,9 @@ class State:
         acl_setup.finish(self)
         for p in self.proxies:
             p.was_available = p.has_usable_server()
+        from lb import stats_page  # `stats uri`: the page answers before routing
+
+        stats_page.install(self)
         from lb.tls import build as build_tls  # certificates, keys, staples: `lb -c` sees them
 
         build_tls(self)

@@ -8,6 +8,8 @@ numbers) and one end of a control socketpair (``LB_MWORKER_CTRL``).  On that cha
 * receives, with SCM_RIGHTS, one connected socket per Master CLI command forwarded to
   it (``@1 show info``), each served as a stats-socket session at admin level, as
   HAProxy's ``sockpair@`` listener does,
+* closes (``S``) and reopens (``O``) its stats sockets when told: a TCP stats socket
+  cannot be bound twice, so the new worker of a reload takes it over,
 * sees end-of-file when the master is gone, and then stops: no worker outlives its
   master.
 """
@@ -32,6 +34,8 @@ ENV_CHILD = "LB_MWORKER_CHILD"
 ENV_FDS = "LB_MWORKER_FDS"
 ENV_CTRL = "LB_MWORKER_CTRL"
 READY = b"R"
+CLOSE_STATS = b"S"  # free the TCP stats sockets: the next worker binds them
+REOPEN_STATS = b"O"  # the next worker failed: serve them again
 MAX_FDS_PER_MESSAGE = 16
 
 
@@ -90,6 +94,13 @@ class MasterChannel:
             msg, fds = b"", []
         for fd in fds:
             self._serve(socket.socket(fileno=fd))
+        if CLOSE_STATS in msg:
+            self.state.close_cli()
+        if REOPEN_STATS in msg and not self.state.stopping:
+            from lb.clisetup import start_stats_sockets
+
+            task = self.loop.create_task(start_stats_sockets(self.state, self.loop))
+            task.add_done_callback(_ignore_result)
         if not msg:
             self.loop.remove_reader(self.sock.fileno())
             self.sock.close()

@@ -360,10 +360,15 @@ class Master:
             self.say("ALERT", f"config : {exc}")
             return self._reload_failed()
         previous = self.current_workers()
+        handover = _has_tcp_stats_socket(self.cfg)
+        if handover:
+            self._tell(previous, child.CLOSE_STATS)
         old_listen, self.listen = self.listen, fresh
         self._reload_programs(cfg.programs)
         pid = self._spawn_worker()
         if pid is None or not await self._wait_ready(pid):
+            if handover:
+                self._tell(previous, child.REOPEN_STATS)
             if pid is not None and pid in self.children:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
@@ -382,6 +387,13 @@ class Master:
                 os.kill(proc.pid, signal.SIGUSR1)
         self._close_listeners(dropped)
         return True
+
+    def _tell(self, procs: list[Proc], message: bytes) -> None:
+        for proc in procs:
+            sock = self.ctrl.get(proc.pid)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.send(message)
 
     def _reload_failed(self) -> bool:
         self.failed += 1
@@ -542,6 +554,17 @@ class Master:
         finally:
             writer.close()
         return b"".join(chunks)
+
+
+def _has_tcp_stats_socket(cfg: Config) -> bool:
+    """Whether a ``stats socket`` listens on TCP (it must be freed for the next worker)."""
+    from runtime_api.server import parse_stats_socket_line
+
+    for rule in cfg.global_.stats_sockets:
+        with contextlib.suppress(ValueError):
+            if parse_stats_socket_line(list(rule.words)).family in ("ipv4", "ipv6"):
+                return True
+    return False
 
 
 def _daemonize() -> None:

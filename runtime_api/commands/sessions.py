@@ -14,6 +14,9 @@ parse the output keep working.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -378,7 +381,8 @@ def _conn_detail(e: Entry, now: float) -> str:
             f"endp=CONN,{_ptr(bt, 0x10)},0x02800001 sub=1\n",
             f"      co1={_ptr(bt)} ctrl={proto} xprt=RAW mux={mux} data=STRM "
             f"target=SERVER:{_ptr(srv) if srv is not None else '(nil)'}\n",
-            f"      flags=0x00000300 fd={_fd_of(bt)} fd.state=10421 updt=0 fd.tmask=0x1\n",
+            f"      flags=0x{0x300 if http else 0x10000300:08x} fd={_fd_of(bt)} fd.state=10421 "
+            "updt=0 fd.tmask=0x1\n",
         ]
     else:
         lines.append(
@@ -473,6 +477,8 @@ def kill_conn(conn: Any) -> None:
     st = getattr(conn, "stream", None)
     term = _kill_term(conn)
     bt = _back_transport(conn)
+    for transport in (bt, getattr(conn, "transport", None)):
+        _reset_on_close(transport)
     if bt is not None:
         bt.abort()
     if st is not None:
@@ -483,6 +489,18 @@ def kill_conn(conn: Any) -> None:
         conn._fail(term)
     elif getattr(conn, "transport", None) is not None:
         conn.transport.abort()
+
+
+def _reset_on_close(transport: Any) -> None:
+    """Linger 0: closing resets the connection instead of flushing what is still queued
+    in the kernel, so a killed download stops at once rather than after its buffers."""
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def kill_server_sessions(state: Any, server: Any) -> int:

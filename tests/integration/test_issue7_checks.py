@@ -83,8 +83,8 @@ def test_redis_check_down_and_up(lb, scripted) -> None:  # noqa: ANN001
     inst.wait_stderr(r"Server r/r1 is UP")
     text = inst.stderr
     assert (
-        'Health check for server r/r1 failed, reason: Layer7 wrong status, code: 0, info: "-ERR nope"'
-        in text
+        "Health check for server r/r1 failed, reason: Layer7 wrong status, code: 0, "
+        'info: "-ERR nope"' in text
     )
     assert "status: 0/2 DOWN." in text
     assert "Server r/r1 is DOWN. 0 active and 0 backup servers left." in text

@@ -32,7 +32,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(pred: Callable[[], Any], timeout: float = 8.0, step: float = 0.05) -> Any:
+def wait_until(pred: Callable[[], Any], timeout: float = 15.0, step: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
@@ -442,3 +442,25 @@ def test_mworker_systemd_notify(master: Callable[..., Master], tmp_path: Path) -
         m.reload()
         assert sock.recv(4096).decode().startswith("RELOADING=1\n")
         assert sock.recv(4096).decode().startswith("READY=1\n")
+
+
+def test_mworker_tcp_stats_socket_moves_to_the_new_worker(master: Callable[..., Master]) -> None:
+    """A TCP stats socket cannot be bound twice: the old worker hands it over at reload."""
+    stats_port = free_port()
+    m = master()
+    m.write_cfg(extra_global=f"    stats socket ipv4@{HOST}:{stats_port} level admin")
+    m.start()
+
+    def stats(cmd: str) -> bytes:
+        with socket.create_connection((HOST, stats_port), timeout=3) as s:
+            s.sendall(cmd.encode() + b"\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return data
+
+    assert stats("show cli level") == b"admin\n\n"
+    m.reload()
+    assert "Loading success." in m.stderr().split("Reloading HAProxy")[1]
+    worker = m.procs()["worker"][0]
+    assert f"Pid: {worker}\n".encode() in stats("show info")

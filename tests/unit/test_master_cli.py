@@ -22,9 +22,7 @@ class FakeMaster:
         self.reloads = 0
 
     def resolve_target(self, prefix: str) -> int | None:
-        return {"@": 0, "@0": 0, "@master": 0, "@1": WORKER_PID, "@!5090": WORKER_PID}.get(
-            prefix
-        )
+        return {"@": 0, "@0": 0, "@master": 0, "@1": WORKER_PID, "@!5090": WORKER_PID}.get(prefix)
 
     def show_proc(self) -> str:
         return "PROC\n"
@@ -92,9 +90,7 @@ def test_forwarded_commands_carry_the_level_and_reply_unchanged() -> None:
     assert run(b"operator; @1 show cli level\n", worker) == transcript(
         "411_master_operator_at1_level.txt"
     )
-    assert run(b"user; @1 show cli level\n", worker) == transcript(
-        "412_master_user_at1_level.txt"
-    )
+    assert run(b"user; @1 show cli level\n", worker) == transcript("412_master_user_at1_level.txt")
     assert run(b"show version; @1 show backend; show cli level\n", worker) == transcript(
         "419_master_semicolon.txt"
     )
