@@ -2,7 +2,7 @@
 """wrk-driven benchmark: lb vs HAProxy (nbthread 1) vs nginx, interleaved per round.
 
 Run from anywhere: ``python bench/run.py [--rounds 3] [--duration 10] [--connections 50]
-[--scenario http|realistic|tcp|all] [--extra-poll-stats] [--profile]``. See bench/README.md.
+[--scenario http|realistic|tcp|tls|all] [--extra-poll-stats] [--profile]``. See bench/README.md.
 
 Everything talks to 127.0.0.1 only. Every process started here (nginx, haproxy, lb, wrk,
 py-spy) is stopped by pid when the run ends, also on Ctrl-C, SIGTERM or an error.
@@ -21,6 +21,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
-SCENARIOS = ("http", "realistic", "tcp")
+SCENARIOS = ("http", "realistic", "tcp", "tls")
 BASE_TARGETS = ("lb", "haproxy", "nginx")
 DEFAULT_LB_CMD = "{python} -m lb -f {cfg}"
 NGINX_BODY = "hello from backend {n}\n"  # same length for both backends
@@ -286,6 +287,7 @@ def proxy_conf(
     backend_ports: list[int],
     log_port: int,
     stats_socket: Path | None,
+    crt: Path | None = None,
 ) -> str:
     """One HAProxy configuration; lb and haproxy get this same text, bind/socket aside."""
     lines = [
@@ -314,7 +316,7 @@ def proxy_conf(
     lines += [
         "",
         "frontend fe_main",
-        f"    bind 127.0.0.1:{bind_port}",
+        f"    bind 127.0.0.1:{bind_port}" + (f" ssl crt {crt}" if scenario == "tls" else ""),
         "    default_backend be_nginx",
         "",
         "backend be_nginx",
@@ -329,10 +331,15 @@ def proxy_conf(
 # --------------------------------------------------------------------------- readiness
 
 
-def http_get_ok(port: int, timeout: float = 2.0) -> tuple[bool, str]:
-    """One GET / on a fresh connection; True if the answer is a 200."""
+def http_get_ok(port: int, timeout: float = 2.0, tls: bool = False) -> tuple[bool, str]:
+    """One GET / on a fresh connection (HTTPS if `tls`); True if the answer is a 200."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with contextlib.ExitStack() as stack:
+            s = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=timeout))
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+                s = stack.enter_context(ctx.wrap_socket(s))
             s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
             data = b""
             while b"\r\n" not in data:
@@ -346,13 +353,15 @@ def http_get_ok(port: int, timeout: float = 2.0) -> tuple[bool, str]:
     return status.startswith("HTTP/1.") and status[9:12] == "200", status or "empty reply"
 
 
-def wait_ready(proc: subprocess.Popen[bytes], port: int, timeout: float) -> tuple[bool, str]:
+def wait_ready(
+    proc: subprocess.Popen[bytes], port: int, timeout: float, tls: bool = False
+) -> tuple[bool, str]:
     deadline = time.monotonic() + timeout
     last = "no attempt"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False, f"exited with code {proc.returncode}"
-        ok, last = http_get_ok(port, timeout=1.0)
+        ok, last = http_get_ok(port, timeout=1.0, tls=tls)
         if ok:
             return True, last
         time.sleep(0.1)
@@ -498,8 +507,16 @@ def parse_wrk(text: str) -> dict[str, float | int | None]:
 
 
 def run_wrk(
-    procs: Processes, wrk: str, port: int, duration: int, connections: int, outfile: Path
+    procs: Processes,
+    wrk: str,
+    port: int,
+    duration: int,
+    connections: int,
+    outfile: Path,
+    scheme: str = "http",
+    close: bool = False,
 ) -> str:
+    """wrk keep-alive; `close` sends `Connection: close`: a new connection per request."""
     argv = [
         wrk,
         "-t1",
@@ -508,7 +525,8 @@ def run_wrk(
         "--latency",
         "--timeout",
         "2s",
-        f"http://127.0.0.1:{port}/",
+        *(["-H", "Connection: close"] if close else []),
+        f"{scheme}://127.0.0.1:{port}/",
     ]
     proc = procs.start("wrk", argv, stdout=outfile, stderr=outfile)
     try:
@@ -518,6 +536,34 @@ def run_wrk(
     finally:
         procs.stop(proc)
     return outfile.read_text(errors="replace")
+
+
+def run_s_time(
+    procs: Processes, port: int, duration: int, clients: int, outfile: Path
+) -> tuple[int, float]:
+    """`clients` parallel `openssl s_time -new`: a full TLS handshake (no resumption, unlike
+    wrk, whose OpenSSL reuses its session on reconnect) and one HTTP/1.0 GET per connection.
+    Returns (connections, wall seconds)."""
+    argv = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new",
+            "-time", str(duration), "-www", "/"]  # fmt: skip
+    outs = [outfile.with_suffix(f".{i}.txt") for i in range(clients)]
+    t0 = time.monotonic()
+    running = [procs.start("s_time", argv, stdout=o, stderr=o) for o in outs]
+    for proc in running:
+        try:
+            proc.wait(duration + 20)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            procs.stop(proc)
+    wall = time.monotonic() - t0
+    total = 0
+    for o in outs:
+        text = o.read_text(errors="replace")
+        if m := re.search(r"^(\d+) connections in [\d.]+s;", text, re.M):
+            total += int(m.group(1))
+    outfile.write_text("".join(o.read_text(errors="replace") for o in outs))
+    return total, wall
 
 
 # --------------------------------------------------------------------------- bench
@@ -531,6 +577,8 @@ class Target:
     stderr: Path | None = None
     poll_socket: Path | None = None  # set for the +stats variants
     failed: str = ""
+    scheme: str = "http"
+    load: str = "wrk"  # wrk (keep-alive), close (wrk, Connection: close), full (s_time -new)
 
     def cpu_pids(self) -> list[int]:
         if self.proc is None:
@@ -551,6 +599,17 @@ class Bench:
         self.nginx: subprocess.Popen[bytes] | None = None
         self.backend_ports: list[int] = []
         self.scenario = ""
+        self.crt: Path | None = None  # the `tls` scenario's certificate, made once
+
+    def make_cert(self) -> Path:
+        """One RSA-2048 leaf (+ key) from lb's dev PKI: lb and haproxy load the same file."""
+        if self.crt is None:
+            sys.path.insert(0, str(REPO_ROOT))
+            from lb.tls import devpki
+
+            ca = devpki.CA("bench CA")
+            self.crt = Path(devpki.write_site(self.workdir, "site.pem", ca, ca.issue("127.0.0.1")))
+        return self.crt
 
     # -- backends
     def start_nginx(self) -> None:
@@ -579,6 +638,7 @@ class Bench:
             backend_ports=self.backend_ports,
             log_port=self.sink.port if self.sink else 514,
             stats_socket=sock,
+            crt=self.make_cert() if scenario == "tls" else None,
         )
         cfg = self.workdir / f"{name}-{scenario}.cfg"
         cfg.write_text(text)
@@ -590,8 +650,9 @@ class Bench:
             cwd = REPO_ROOT
         err = self.workdir / f"{name}-{scenario}.stderr"
         proc = self.procs.start(name, argv, stdout=err, stderr=err, cwd=cwd)
-        target = Target(name, port, proc, stderr=err)
-        ok, why = wait_ready(proc, port, start_timeout)
+        tls = scenario == "tls"
+        target = Target(name, port, proc, stderr=err, scheme="https" if tls else "http")
+        ok, why = wait_ready(proc, port, start_timeout, tls=tls)
         if not ok:
             target.failed = why
             print(f"!! {name} failed to start: {why}")
@@ -635,14 +696,20 @@ class Bench:
             cpu0 = snapshot_cpu(pids)
             bcpu0 = snapshot_cpu(backend_pids)
             accepts0 = self.nginx_accepts()
-            text = run_wrk(
-                self.procs, self.tools.wrk, target.port, duration, self.args.connections, outfile
-            )
+            if target.load == "full":
+                text = ""
+                n, wall = run_s_time(self.procs, target.port, duration, 4, outfile)
+                parsed_full = {"requests": n, "rps": n / wall if wall else 0.0}
+            else:
+                text = run_wrk(
+                    self.procs, self.tools.wrk, target.port, duration, self.args.connections,
+                    outfile, scheme=target.scheme, close=target.load == "close",
+                )  # fmt: skip
             cpu1 = snapshot_cpu(target.cpu_pids())
             bcpu1 = snapshot_cpu(backend_pids)
             accepts1 = self.nginx_accepts()
         time.sleep(0.3)  # let late log datagrams arrive before counting
-        parsed = parse_wrk(text)
+        parsed = parsed_full if target.load == "full" else parse_wrk(text)
         res.requests = int(parsed["requests"] or 0)
         res.rps = float(parsed["rps"] or 0.0)
         res.p50_ms = parsed["p50_ms"]  # type: ignore[assignment]
@@ -659,7 +726,7 @@ class Bench:
         else:
             hint = next((ln for ln in text.splitlines() if "unable" in ln or "rror" in ln), "")
             res.error = f"no requests completed ({hint.strip() or 'see ' + str(outfile)})"
-        if 0 < res.requests < self.args.connections * duration:
+        if 0 < res.requests < self.args.connections * duration and target.load == "wrk":
             res.error = (
                 f"only {res.requests} requests: under 1 per connection per second, "
                 "the target stalls (keep-alive broken?)"
@@ -691,8 +758,12 @@ class Bench:
             target, cfg = self.start_proxy(name, scenario, args.lb_cmd, timeout)
             targets.append(target)
             cfgs[name] = cfg
-        if "nginx" in args.targets:
+        if "nginx" in args.targets and scenario != "tls":  # nginx serves plain HTTP only
             targets.append(Target("nginx", self.backend_ports[0], self.nginx))
+        if scenario == "tls":  # new connection per request: resumed (wrk), full (s_time)
+            for t in list(targets):
+                targets.append(dataclasses.replace(t, name=f"{t.name}+resume", load="close"))
+                targets.append(dataclasses.replace(t, name=f"{t.name}+full", load="full"))
         if args.extra_poll_stats:
             for t in list(targets):
                 if t.name in ("lb", "haproxy"):
@@ -733,7 +804,7 @@ class Bench:
             self.profile(lb, scenario)
 
         for t in targets:
-            if t.proc is not None and t.name in ("lb", "haproxy"):
+            if t.proc is not None and t.name in ("lb", "haproxy") and t.proc.poll() is None:
                 self.procs.stop(t.proc)
         return results
 
@@ -766,7 +837,7 @@ class Bench:
         wrk_out = self.workdir / f"wrk-profile-{scenario}.txt"
         text = run_wrk(
             self.procs, self.tools.wrk, target.port, self.args.duration,
-            self.args.connections, wrk_out,
+            self.args.connections, wrk_out, scheme=target.scheme,
         )  # fmt: skip
         try:
             spy.wait(15)
@@ -862,7 +933,8 @@ def print_summary(scenario: str, results: dict[str, list[RunResult]]) -> dict[st
             f"{'-' if back is None else f'{back:.2f}':>12} {s['errors']:>6.0f}"
         )
     ratios: dict[str, object] = {}
-    pairs = [("lb", "haproxy"), ("lb+stats", "haproxy+stats"), ("haproxy", "nginx"),
+    pairs = [("lb", "haproxy"), ("lb+stats", "haproxy+stats"), ("lb+resume", "haproxy+resume"),
+             ("lb+full", "haproxy+full"), ("haproxy", "nginx"),
              ("lb", "nginx"), ("lb+stats", "lb"), ("haproxy+stats", "haproxy")]  # fmt: skip
     lines = []
     for a, b in pairs:
@@ -905,7 +977,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=50, help="wrk -c (default 50)")
     p.add_argument(
         "--scenario", choices=[*SCENARIOS, "all"], default="http",
-        help="http: bare mode http; realistic: + httplog to UDP, forwardfor; tcp: mode tcp",
+        help="http: bare mode http; realistic: + httplog to UDP, forwardfor; tcp: mode tcp; "
+        "tls: http over 'bind ... ssl crt': keep-alive, resumed and full handshakes",
     )  # fmt: skip
     p.add_argument(
         "--extra-poll-stats", action="store_true",

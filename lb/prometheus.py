@@ -249,6 +249,14 @@ def _process(state: Any) -> Iterator[str]:
         yield _family(name, mtype, help_text) + f"{name} {_fmt(v)}\n"
 
 
+def _server_state(status: str) -> str:
+    """The state label of a `show stat` server status (`no check` and `UP 1/3` are UP)."""
+    for prefix in ("MAINT", "DRAIN", "NOLB", "DOWN"):
+        if status.startswith(prefix):
+            return prefix
+    return "UP"
+
+
 def _status_value(obj: str, status: str) -> float:
     if obj == "F":
         return 1.0 if status == "OPEN" else 0.0
@@ -274,7 +282,7 @@ def _proxies(state: Any, obj: str, no_maint: bool) -> Iterator[str]:
         for r in rows:
             status = str(r.get("status") or "")
             for s in _SERVER_STATES:
-                on = status == s or (s == "UP" and status.startswith("UP"))
+                on = _server_state(status) == s
                 extra = f',state="{s}"'
                 out.append(f"{name}{labels(r, extra)} {1 if on else 0}\n")
         yield "".join(out)

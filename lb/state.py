@@ -16,7 +16,6 @@ from typing import Any
 
 from lb import acl_setup
 from lb import counters as counters_mod
-from lb import prometheus  # noqa: F401  (registers `use-service prometheus-exporter`)
 from lb.acl import AclError, AclSet, compile_condition
 from lb.config.errors import ConfigError
 from lb.config.model import Config, ProxyConf
@@ -74,6 +73,7 @@ class State:
     # ------------------------------------------------------------ building
 
     def _build(self) -> None:
+        from lb import prometheus  # noqa: F401  (registers `use-service prometheus-exporter`)
         from lb.logsetup import build_global_logger, build_proxy_logging
 
         cfg = self.cfg

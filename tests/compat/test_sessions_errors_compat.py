@@ -203,9 +203,7 @@ def test_show_errors_after_bad_requests(inst: Inst) -> None:
     _send_bad(inst.ports[18080], bad)
     assert mask_errors(inst.cli("show errors")) == mask_errors(transcript("231"))
     assert mask_errors(inst.cli("show errors fe_main request")) == mask_errors(transcript("232"))
-    assert mask_errors(inst.cli("show errors fe_main response")) == mask_errors(
-        transcript("233")
-    )
+    assert mask_errors(inst.cli("show errors fe_main response")) == mask_errors(transcript("233"))
     assert inst.cli("show errors nosuch") == transcript("234")
 
 
@@ -282,7 +280,8 @@ def test_shutdown_session(inst: Inst, download: socket.socket, tcp_client: socke
     ids = _handles(inst.cli("show sess"))
     assert inst.cli(f"shutdown session {ids['tcp_echo']}") == transcript("246")
     tcp_client.settimeout(3)
-    assert tcp_client.recv(100) == b""  # closed at once
+    with contextlib.suppress(ConnectionResetError):  # closed at once (reset)
+        assert tcp_client.recv(100) == b""
     assert mask(inst.cli("show sess")) == mask(transcript("247"))
     assert inst.cli("shutdown session 0x1234") == transcript("248")
     assert inst.cli("shutdown session") == transcript("249")
