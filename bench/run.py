@@ -699,7 +699,7 @@ class Bench:
             if target.load == "full":
                 text = ""
                 n, wall = run_s_time(self.procs, target.port, duration, 4, outfile)
-                parsed_full = {"requests": n, "rps": n / wall if wall else 0.0}
+                parsed_full = {**parse_wrk(""), "requests": n, "rps": n / wall if wall else 0.0}
             else:
                 text = run_wrk(
                     self.procs, self.tools.wrk, target.port, duration, self.args.connections,

@@ -18,6 +18,7 @@ from lb.acl import AclSet
 from lb.acl_compile import eager_compile, make_acl_compiler, make_inline_compiler
 from lb.patterns import PatternStore
 from lb.sample import BuildCtx, building
+from lb.stick_rules import needed_tables
 from stick.config import parse_stick_table
 from stick.table import Table, now_ms
 
@@ -26,19 +27,24 @@ def build_tables(state: Any) -> None:
     """`state.tables` (name -> Table, in definition order) and `state.patterns`."""
     state.patterns = PatternStore()
     tables: dict[str, Table] = {}
+    # a table used by `stick` rules stores the server's id and name, as in HAProxy
+    sticky = needed_tables(state.cfg)
+    extra = ("store", "server_id,server_key")
     for pc in state.cfg.proxies:
         r = pc.stick_table
         if r is None:
             continue
         try:
-            tables[pc.name] = parse_stick_table(pc.name, r.words)
+            words = tuple(r.words) + (extra if pc.name in sticky else ())
+            tables[pc.name] = parse_stick_table(pc.name, words)
         except ValueError as exc:
             raise r.where.error(f"{exc}") from None
     for peers in getattr(state.cfg, "peers", []):
         for r in peers.lines:
             if r.keyword == "table" and r.words:
                 try:
-                    tables[r.words[0]] = parse_stick_table(r.words[0], r.words[1:])
+                    words = tuple(r.words[1:]) + (extra if r.words[0] in sticky else ())
+                    tables[r.words[0]] = parse_stick_table(r.words[0], words)
                 except ValueError as exc:
                     raise r.where.error(f"{exc}") from None
     state.tables = tables

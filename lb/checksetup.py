@@ -33,7 +33,15 @@ def check_params(p: Proxy, s: Any) -> CheckParams:
         timeout_check=p.timeouts.get("check"),
         timeout_connect=p.timeouts.get("connect"),
         log_health_checks=bool(p.options.get("log-health-checks")),
+        **_check_ssl(p, c),
     )
+
+
+def _check_ssl(p: Proxy, conf: Any) -> dict[str, Any]:
+    from lb.tls import check_ssl
+
+    found = check_ssl(getattr(p, "state", None), conf)
+    return {} if found is None else {"ssl": found[0], "sni": found[1]}
 
 
 def check_spec(p: Proxy) -> Any:

@@ -31,6 +31,7 @@ from lb.proxy_protocol import (
     ProxyProtocolError,
     parse,
 )
+from lb.tls import conn as tls_conn
 
 LOG_INFO = 6
 LOG_ERR = 3
@@ -71,6 +72,20 @@ class _NamedTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tr, name)
+
+
+class _TlsListener:
+    """The real listener, with the bind's TLS context as `ssl` (None on the real one,
+    since TLS starts only after the PROXY header)."""
+
+    __slots__ = ("_lst", "ssl")
+
+    def __init__(self, lst: Any, ssl_ctx: Any) -> None:
+        self._lst = lst
+        self.ssl = ssl_ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lst, name)
 
 
 class ProxyAccept(asyncio.Protocol):
@@ -154,11 +169,16 @@ class ProxyAccept(asyncio.Protocol):
         except Exception:
             tr.abort()
             self.listener.connection_gone()
+            tls_conn.failed(self.inner)  # ssl_failed_handshake, as on a plain `ssl` bind
             return
         if new is None:
             self.listener.connection_gone()
             return
+        # the inner protocol sees a listener with `ssl` set: it fills the TLS fields of
+        # its streams (%sslv, ssl_fc_*) as it does behind a plain `bind … ssl`
+        self.inner.listener = _TlsListener(self.listener, self.ssl)
         self._start_inner(new, header, b"")
+        tls_conn.accepted(self.inner, new)  # ssl_sess / ssl_reused_sess
         del rest
 
     def _start_inner(self, tr: Any, header: ProxyHeader, rest: bytes) -> None:

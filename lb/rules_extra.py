@@ -420,16 +420,20 @@ def _redirect(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str
 
 @action("tarpit")
 def _tarpit(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-    """Answered at once with the tarpit status (no delay timer is held per request)."""
+    """Held for `timeout tarpit` (else `timeout connect`), then answered with the status.
+
+    The fifth item of the verdict is the delay in seconds: the client side keeps
+    the request for that long (one timer), then sends the page, logged `PT`."""
     status = 500
     rest = args
     if len(args) >= 2 and args[0] == "deny_status":
         status = int(args[1])
         rest = args[2:]
+    delay = proxy.timeout("tarpit") or proxy.timeout("connect")
 
-    def run(st: Any, head: Head) -> tuple[int, bytes, bool]:
+    def run(st: Any, head: Head) -> tuple[int, bytes, bool, str, float]:
         proxy.fe_counters.denied_req += 1
-        return status, proxy.error_page(status), True
+        return status, proxy.error_page(status), True, "PT", delay
 
     return run, rest
 

@@ -284,4 +284,4 @@ def compile_sample_for_log(text: str) -> SampleFn:
     return compile_sample(text, ctx).fn
 
 
-from lb import sample_conv, sample_fetch, sample_stick  # noqa: E402,F401  (registration)
+from lb import sample_conv, sample_fetch, sample_stick, sample_tls  # noqa: E402,F401  (registration)

@@ -174,6 +174,8 @@ class Server:
             self.check.enter_maintenance()
         if not was:
             self._went_down()
+            if self.op_state != SRV_ST_STOPPED:
+                self.down_since = 0.0  # maintenance is not counted as downtime
             self._changed()
             self._notice(
                 f"Server {self.proxy.name}/{self.name} is going DOWN for maintenance. "

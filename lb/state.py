@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lb import acl_setup
+from lb import acl_setup, rules_setup
 from lb import counters as counters_mod
 from lb.acl import AclError, AclSet, compile_condition
 from lb.config.errors import ConfigError
@@ -95,6 +95,7 @@ class State:
                 p.http_req_rules = compile_http_request(pc.http_request, acls, p)
             except ConfigError:
                 raise
+            rules_setup.build_proxy(self, p, acls)  # responses, tcp rules, stick, monitor, ids
             if p.is_frontend:
                 p.route = self._router(p, pc, backends, acls)  # type: ignore[method-assign]
             p.persist = build_persist(p, acls)  # type: ignore[attr-defined]  # cookie persistence

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
 from lb.stream import Stream
+from lb.tls import connect_kwargs as tls_connect_kwargs
+from lb.tls.conn import stream_tls
 
 if TYPE_CHECKING:
     from lb.proxy import Proxy
@@ -82,6 +84,7 @@ class TcpConn(asyncio.Protocol):
         "queued",
         "tries",
         "client_eof",
+        "sess",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -107,6 +110,7 @@ class TcpConn(asyncio.Protocol):
         self.queued: QueuedStream | None = None
         self.tries = 0
         self.client_eof = False
+        self.sess: Any = None  # lb.rules_tcp.Session when tcp-request connection rules ran
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -117,11 +121,19 @@ class TcpConn(asyncio.Protocol):
         if isinstance(sock, tuple):
             self.frontend_ip, self.frontend_port = sock[0], sock[1]
         self.state.conn_opened(self)
+        hook = self.frontend.conn_hook  # tcp-request connection rules
+        if hook is not None and not hook(self):
+            return
         st = Stream(self, self.m_accept)
+        if getattr(self.listener, "ssl", None) is not None:
+            stream_tls(st, transport)  # before routing: ACLs may use ssl_fc_sni & co.
         st.status = 0
         st.t_idle = 0
         st.m_head = self.m_accept
         self.stream = st
+        hook = self.frontend.req_hook  # session counters, tcp-request content
+        if hook is not None and hook(self, st, None):
+            return
         be = self.frontend.route(st, None)
         if be is None or not be.servers:
             self._fail("SC")
@@ -135,7 +147,12 @@ class TcpConn(asyncio.Protocol):
         be = self.backend
         st = self.stream
         assert be is not None and st is not None
-        srv = be.pick(st)
+        stick = be.stick  # stick match / store (lb.stick_rules)
+        srv = stick.request(st, None) if stick is not None else None
+        if srv is None or srv.is_full:
+            srv = be.pick(st)
+        if srv is not None and stick is not None:
+            stick.commit(st, srv)
         if srv is None:
             if not be.has_usable_server():
                 self._fail("SC")
@@ -180,7 +197,9 @@ class TcpConn(asyncio.Protocol):
         srv.counters.connect += 1
         self._arm(self.backend.timeout("connect"))  # type: ignore[union-attr]
         task = self.state.loop.create_task(
-            self.state.loop.create_connection(lambda: leg, srv.host, srv.port)
+            self.state.loop.create_connection(
+                lambda: leg, srv.host, srv.port, **tls_connect_kwargs(self.state, srv)
+            )
         )
         leg.task = task
         task.add_done_callback(lambda t: self._connect_done(t, leg))
@@ -301,6 +320,8 @@ class TcpConn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._finish("CD" if exc is not None else "--")
+        if self.sess is not None:
+            self.sess.close()
         self.state.conn_closed(self)
 
     # ------------------------------------------------------------ endings

@@ -27,11 +27,14 @@ def run_worker(
     cfg: Config,
     inherited: dict[str, Any] | None = None,
     on_started: Callable[[State, asyncio.AbstractEventLoop], None] | None = None,
+    before_serving: Callable[[State], None] | None = None,
 ) -> int:
     """Build, bind, serve until told to stop; returns the exit code.
 
     ``on_started`` runs once the listeners and stats sockets serve (the master-worker
-    child uses it to report readiness and to serve the master's CLI channel).
+    child uses it to report readiness and to serve the master's CLI channel);
+    ``before_serving`` runs once the state is started, before the loop accepts anything
+    (the master-worker child applies the state carried over a reload there).
     """
     from lb.cli import _say
 
@@ -58,7 +61,7 @@ def run_worker(
     if pidfile:
         write_pidfile(pidfile, os.getpid())
     try:
-        return loop.run_until_complete(_serve(state, loop, socks, opts, on_started))
+        return loop.run_until_complete(_serve(state, loop, socks, opts, on_started, before_serving))
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         if pidfile:
@@ -74,11 +77,14 @@ async def _serve(
     socks: list[Any],
     opts: Options,
     on_started: Callable[[State, asyncio.AbstractEventLoop], None] | None = None,
+    before_serving: Callable[[State], None] | None = None,
 ) -> int:
     from lb.cli import signal_pids
     from lb.clisetup import start_stats_sockets
 
     state.start(loop, socks)
+    if before_serving is not None:
+        before_serving(state)
     try:
         await start_stats_sockets(state, loop)
     except (ConfigError, OSError, ValueError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 TIMER_MAX_MS = 2147483647
 
@@ -35,6 +36,8 @@ class CheckParams:
     timeout_connect: int | None = None
     log_health_checks: bool = False
     first_delay_ms: int | None = None
+    ssl: Any = None  # `check-ssl` (or `ssl` on the traffic port): the client SSLContext
+    sni: str | None = None  # `check-sni`
 
     @property
     def fastinter_ms(self) -> int:

@@ -12,9 +12,11 @@ import asyncio
 import logging
 import os
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from lb.checks.http1 import BUFSIZE, HttpResponse, InvalidResponse, parse_response
 from lb.checks.params import CheckParams
@@ -125,11 +127,12 @@ async def run_check(
                         proto.close()
                     connected = False
                     tout_status = "L4TOUT"
-                    proto = await _connect(loop, host, step.port or port)
+                    tls = tls_of(params, step.port)
+                    proto = await _connect(loop, host, step.port or port, *tls)
                     connected = True
                     if params.timeout_check:
                         deadline.reschedule(loop.time() + params.timeout_check / 1000)
-                    status = "L4OK"
+                    status = "L4OK" if tls[0] is None else "L6OK"  # check-ssl: handshake done
                     info = "" if step.implicit else "(tcp-check)"
                 elif isinstance(step, Send):
                     if proto is None or proto.transport is None:
@@ -170,7 +173,20 @@ async def run_check(
     return CheckResult.make(status, code=code, duration_ms=duration, info=info)
 
 
-async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> _CheckProtocol:
+def tls_of(params: CheckParams, port_override: int | None) -> tuple[Any, str | None]:
+    """TLS for a connect step: the server's check TLS, unless the step names its own port."""
+    if params.ssl is None or port_override:
+        return None, None
+    return params.ssl, params.sni
+
+
+async def _connect(
+    loop: asyncio.AbstractEventLoop,
+    host: str,
+    port: int,
+    ssl_ctx: Any = None,
+    sni: str | None = None,
+) -> _CheckProtocol:
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -183,7 +199,16 @@ async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> _Ch
     except BaseException:
         sock.close()
         raise
-    _, proto = await loop.create_connection(_CheckProtocol, sock=sock)
+    if ssl_ctx is None:
+        _, proto = await loop.create_connection(_CheckProtocol, sock=sock)
+        return proto
+    try:  # `check-ssl`: a failed handshake is a layer 6 error, as HAProxy reports it
+        _, proto = await loop.create_connection(
+            _CheckProtocol, sock=sock, ssl=ssl_ctx, server_hostname=sni or ""
+        )
+    except ssl.SSLError as exc:
+        sock.close()
+        raise _Fail("L6RSP", _strerror(exc)) from None
     return proto
 
 

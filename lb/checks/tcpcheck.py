@@ -21,7 +21,7 @@ from typing import Any
 
 from lb.checks.params import CheckParams
 from lb.checks.result import CheckResult
-from lb.checks.runner import _CheckProtocol, _connect, _Fail, _strerror
+from lb.checks.runner import _CheckProtocol, _connect, _Fail, _strerror, tls_of
 
 Verdict = tuple[str, int | None, str]  # status, code, info
 # a custom expect returns None ("need more data"), or a verdict
@@ -229,7 +229,9 @@ async def run_sequence(
                         proto.close()
                     connected = False
                     try:
-                        proto = await _connect(loop, host, step.port or port)
+                        proto = await _connect(
+                            loop, host, step.port or port, *tls_of(params, step.port)
+                        )
                     except OSError as exc:
                         info = _strerror(exc)
                         if not step.implicit and not seq.proto:

@@ -174,6 +174,14 @@ def _mworker(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n
         g.master_worker_no_exit_on_failure = True
 
 
+@keyword("lb-keep-state-on-reload", ("global",))
+def _keep_state(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """Not in HAProxy 2.6: a master-worker reload carries the runtime state over."""
+    if len(words) > 1:
+        raise fail(where, f"'{words[0]}' takes no argument")
+    g.keep_state_on_reload = not n
+
+
 @keyword("stats", ("global",))
 def _g_stats(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "'socket', 'maxconn', 'timeout', 'bind-process'")

@@ -179,6 +179,7 @@ class GlobalConf:
     daemon: bool = False
     master_worker: bool = False
     master_worker_no_exit_on_failure: bool = False
+    keep_state_on_reload: bool = False  # `lb-keep-state-on-reload` (not in HAProxy 2.6)
     pidfile: str = ""
     nbthread: int = 1
     stats_sockets: list[Rule] = field(default_factory=list)

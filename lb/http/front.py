@@ -25,6 +25,7 @@ from lb.http.h1 import (
 )
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
+from lb.rules_response import on_response
 from lb.stream import Stream
 from lb.tls import connect_kwargs as tls_connect_kwargs
 from lb.tls.conn import stream_tls
@@ -76,6 +77,7 @@ class FrontConn(asyncio.Protocol):
         "m_req_start",
         "srv_close",
         "replay",
+        "sess",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -117,6 +119,7 @@ class FrontConn(asyncio.Protocol):
         # the whole request as sent to the server, kept to resend it on a fresh connection
         # when a reused idle connection turns out to be closed (None if not replayable)
         self.replay: bytes | None = None
+        self.sess: Any = None  # lb.rules_tcp.Session when tcp-request connection rules ran
 
     # ------------------------------------------------------------ connection
 
@@ -133,6 +136,9 @@ class FrontConn(asyncio.Protocol):
         else:
             self.frontend_ip, self.frontend_port = "unix", 0
         self.state.conn_opened(self)
+        hook = self.frontend.conn_hook  # tcp-request connection rules
+        if hook is not None and not hook(self):
+            return
         self.phase = P_HEAD
         self._arm(self.frontend.t_request)
 
@@ -187,6 +193,8 @@ class FrontConn(asyncio.Protocol):
             self._end_stream(reuse=False)
         elif self.phase == P_HEAD and self.buf:
             self._log_bad(408, "CR", bytes(self.buf))
+        if self.sess is not None:
+            self.sess.close()
         self.state.conn_closed(self)
 
     def pause_writing(self) -> None:
@@ -246,6 +254,7 @@ class FrontConn(asyncio.Protocol):
             self._reject(400, "PR", raw, exc.pos)
             return
         st.head = head
+        st.bytes_in = len(raw)  # HAProxy counts the whole request, head included
         st.method, st.uri, st.http_version = head.method, head.uri, head.version
         self.http10 = head.http10
         # after Content-Length + Transfer-Encoding HAProxy closes: no request may follow
@@ -266,11 +275,15 @@ class FrontConn(asyncio.Protocol):
         self.expire = 0.0
         self.resp_started = False
         self.srv_fin = False
+        # session, tcp-request content, monitor-uri, unique-id (lb.rules_setup)
+        hook = fe.req_hook
+        if hook is not None and hook(self, st, head):
+            return
         # frontend rules, then routing
         if fe.http_req_rules is not None:
             verdict = fe.http_req_rules(st, head)
             if verdict is not None:
-                self._local_response(*verdict)
+                self._answer(verdict)
                 return
         be = fe.route(st, head)
         if be is None:
@@ -284,7 +297,7 @@ class FrontConn(asyncio.Protocol):
             if be.http_req_rules is not None:
                 verdict = be.http_req_rules(st, head)
                 if verdict is not None:
-                    self._local_response(*verdict)
+                    self._answer(verdict)
                     return
         self.out_head = self._outgoing_head(head, be)
         # httpclose / http-server-close (either side): one server connection per request
@@ -368,6 +381,8 @@ class FrontConn(asyncio.Protocol):
             return
         persist = getattr(be, "persist", None)
         srv = persist.server_for(st) if persist is not None else None  # cookie persistence
+        if be.stick is not None:  # stick match / store-request (lb.stick_rules)
+            srv = be.stick.request(st, srv)
         if srv is None or srv.is_full:
             srv = be.pick(st)
         if srv is None:
@@ -531,6 +546,11 @@ class FrontConn(asyncio.Protocol):
         assert st is not None
         st.m_response = time.monotonic()
         st.status = head.status
+        st.res_head = head
+        if self.backend.res_work or self.frontend.res_work:  # type: ignore[union-attr]
+            raw = on_response(self, st, head, raw)  # http-response rules, stick stores
+            if raw is None:  # denied: an error page went out instead
+                return
         self.phase = P_RESP
         self.resp_started = True
         st.bytes_out += len(raw)
@@ -708,6 +728,19 @@ class FrontConn(asyncio.Protocol):
         st.status = status if status != 408 else -1
         st.term_state = term
         self.state.stream_done(self, st)
+
+    def _answer(self, verdict: tuple) -> None:
+        """A rule's answer; a tarpit's (5 items: the delay last) waits before it is sent."""
+        if len(verdict) == 5:
+            self.expire = 0.0
+            st = self.stream
+            self.state.loop.call_later(verdict[4], self._tarpit_end, st, verdict[:4])
+            return
+        self._local_response(*verdict)
+
+    def _tarpit_end(self, st: Stream, verdict: tuple) -> None:
+        if self.stream is st and not self.closed:
+            self._local_response(*verdict)
 
     def _local_response(self, status: int, data: bytes, close: bool, term: str = "PR") -> None:
         """A response made by the proxy itself (http-request return/deny).

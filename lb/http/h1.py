@@ -26,6 +26,15 @@ _BAD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:|\r?\n|\Z)")
 _REQ_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) (HTTP/1\.[01])\r?\n")
 _RESP_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+# The common case in one pass: a head in CRLF form whose every byte is allowed, whose
+# header lines are all `token:value` and whose start line is well formed. A head that
+# matches passes every check `_scan_common` makes; anything else takes the full path.
+_TOK = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_FIELDS = rb"(?:" + _TOK + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n"
+_REQ_FAST = re.compile(
+    rb"(" + _TOK + rb") ([\t\x21-\x7e\x80-\xff]+) (HTTP/1\.[01])\r\n" + _FIELDS
+)
+_RESP_FAST = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?\r\n" + _FIELDS)
 _TOKEN_SPLIT = re.compile(rb"[ \t]*,[ \t]*")
 # longest chunk-size line (with extensions) accepted, about what fits HAProxy's buffer
 MAX_CHUNK_LINE = 16384

@@ -12,6 +12,9 @@ numbers) and one end of a control socketpair (``LB_MWORKER_CTRL``).  On that cha
   cannot be bound twice, so the new worker of a reload takes it over,
 * sees end-of-file when the master is gone, and then stops: no worker outlives its
   master.
+
+With ``lb-keep-state-on-reload``, ``LB_MWORKER_STATE`` names an inherited file holding
+the runtime state of the previous worker (``lb.mworker.carry``), applied before serving.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import os
 import signal
 import socket
 from typing import TYPE_CHECKING, Any
+
+from lb.mworker import carry
 
 if TYPE_CHECKING:
     from lb.cli import Options
@@ -50,6 +55,7 @@ def run_child(opts: Options, cfg: Config) -> int:
     fds: dict[str, int] = json.loads(os.environ.pop(ENV_FDS, "{}"))
     ctrl_fd = int(os.environ.pop(ENV_CTRL, "-1"))
     os.environ.pop(ENV_CHILD, None)  # programs this worker might start are not workers
+    carried = _read_carried(os.environ.pop(carry.ENV_STATE, ""))
     inherited: dict[str, Any] = {}
     for key, fd in fds.items():
         sock = socket.socket(fileno=fd)
@@ -66,7 +72,31 @@ def run_child(opts: Options, cfg: Config) -> int:
         if ctrl_fd >= 0:
             MasterChannel(state, loop, socket.socket(fileno=ctrl_fd)).start()
 
-    return run_worker(opts, cfg, inherited, on_started=started)
+    def apply_carried(state: State) -> None:
+        from lb.cli import _say
+
+        if carried is None:
+            return
+        n = carry.apply(state, carried)
+        _say(
+            "NOTICE",
+            f"Runtime state carried over: {n['servers']} servers, {n['patterns']} ACL/map "
+            f"entries, {n['tables']} table entries.",
+            opts.quiet,
+        )
+
+    return run_worker(opts, cfg, inherited, on_started=started, before_serving=apply_carried)
+
+
+def _read_carried(fd_text: str) -> dict[str, Any] | None:
+    if not fd_text.isdigit():
+        return None
+    try:
+        with os.fdopen(int(fd_text), "rb") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class MasterChannel:

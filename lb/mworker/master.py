@@ -21,18 +21,19 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
 from lb.config.parser import ConfigErrors, parse_files
 from lb.log import format_notice
-from lb.mworker import child
+from lb.mworker import carry, child
 from lb.mworker.cli_server import parse_master_socket, start_master_cli, unlink_master_socket
 from lb.mworker.master_cli import UNKNOWN_TARGET, make_registry
 from lb.mworker.notify import sd_notify
 from lb.mworker.procs import MASTER, PROGRAM, WORKER, Proc, describe_status, format_show_proc
-from lb.mworker.programs import ProgramError, same_program, start_program
+from lb.mworker.programs import ProgramError, same_program, start_program, stop_leftovers
 from lb.pidfile import remove_pidfile, write_pidfile
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class Master:
         self.pending: set[int] = set()  # workers started but not serving yet
         self.program_confs: dict[int, ProgramConf] = {}
         self.listen: dict[str, socket.socket] = {}
+        self.pattern_base: carry.Snapshot = {}  # the running worker's lists when built
+        self._built: carry.Snapshot = {}  # those of the configuration _bind last built
         self.stopping = False
         self.exit_code = 0
         self.done = asyncio.Event()
@@ -114,6 +117,7 @@ class Master:
         except ConfigError as exc:
             self.say("ALERT", str(exc))
             return 1
+        self.pattern_base = self._built
         for spec_text in self.opts.master_sockets:
             try:
                 spec = parse_master_socket(spec_text)
@@ -174,6 +178,7 @@ class Master:
         except ConfigError:
             self._close_listeners({k: s for k, s in fresh.items() if k not in current})
             raise
+        self._built = carry.pattern_snapshot(state)
         return fresh, left
 
     @staticmethod
@@ -183,7 +188,7 @@ class Master:
 
     # -- workers ----------------------------------------------------------------------
 
-    def _spawn_worker(self) -> int | None:
+    def _spawn_worker(self, carried: bytes | None = None) -> int | None:
         fds = {key: sock.fileno() for key, sock in self.listen.items()}
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ)
@@ -193,10 +198,19 @@ class Master:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
         )
+        extra: list[int] = []
+        state_file = None
+        if carried is not None:  # an unlinked file: nothing is left behind on disk
+            state_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+            state_file.write(carried)
+            state_file.flush()
+            state_file.seek(0)
+            env[carry.ENV_STATE] = str(state_file.fileno())
+            extra.append(state_file.fileno())
         try:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "lb", *self._worker_args()],
-                pass_fds=[*fds.values(), theirs.fileno()],
+                pass_fds=[*fds.values(), theirs.fileno(), *extra],
                 env=env,
                 stdin=subprocess.DEVNULL,
             )
@@ -206,6 +220,8 @@ class Master:
             return None
         finally:
             theirs.close()
+            if state_file is not None:
+                state_file.close()
         pid = popen.pid
         self.popens[pid] = popen
         self.children[pid] = Proc(pid, WORKER, version=self.version)
@@ -359,13 +375,21 @@ class Master:
         except Exception as exc:  # a problem found while building, as `-c` reports it
             self.say("ALERT", f"config : {exc}")
             return self._reload_failed()
+        new_base = self._built
         previous = self.current_workers()
+        carried = None
+        if cfg.global_.keep_state_on_reload and previous:
+            carried, why = await carry.collect_or_none(
+                self.forward, previous[-1].pid, self.pattern_base, self.cfg, cfg
+            )
+            if carried is None:
+                self.say("WARNING", f"Runtime state not carried over: {why}.")
         handover = _has_tcp_stats_socket(self.cfg)
         if handover:
             self._tell(previous, child.CLOSE_STATS)
         old_listen, self.listen = self.listen, fresh
         self._reload_programs(cfg.programs)
-        pid = self._spawn_worker()
+        pid = self._spawn_worker(carried)
         if pid is None or not await self._wait_ready(pid):
             if handover:
                 self._tell(previous, child.REOPEN_STATS)
@@ -377,6 +401,7 @@ class Master:
             self.say("ALERT", "The new worker did not start, keeping the previous one.")
             return self._reload_failed()
         self.cfg = cfg
+        self.pattern_base = new_base
         self.no_exit = cfg.global_.master_worker_no_exit_on_failure
         self.failed = 0
         self.say("NOTICE", "Loading success.")
@@ -444,6 +469,8 @@ class Master:
         self._drop_ctrl(pid)
         if proc is None:
             return
+        if proc.kind == PROGRAM:
+            stop_leftovers(pid)  # its own children do not outlive it
         what = "worker" if proc.kind == WORKER else "program"
         label = f"{what} ({pid})" if conf is None else f"{what} '{conf.name}' ({pid})"
         if proc.leaving:

@@ -5,6 +5,10 @@ A program is started with its ``command`` words as given (no shell), as ``user``
 ``option start-on-reload`` (the default) is stopped and started again; one with
 ``no option start-on-reload`` keeps running untouched as long as its section is
 unchanged (the documented intent; HAProxy 2.6.12 killed it instead).
+
+Each program leads its own process group, so that what it started itself does not
+outlive it: when a program exits, the master sends SIGTERM to what is left of its group
+(``stop_leftovers``).
 """
 
 from __future__ import annotations
@@ -41,11 +45,20 @@ def start_program(conf: ProgramConf) -> tuple[Proc, subprocess.Popen[bytes]]:
             group=conf.group or None,
             stdin=subprocess.DEVNULL,
             preexec_fn=_reset_signals,  # noqa: PLW1509 - runs before exec only
+            process_group=0,
             env={k: v for k, v in os.environ.items() if not k.startswith("LB_MWORKER_")},
         )
     except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
         raise ProgramError(f"cannot start program '{conf.name}': {exc}") from None
     return Proc(popen.pid, PROGRAM, conf.name), popen
+
+
+def stop_leftovers(pid: int) -> None:
+    """SIGTERM to what remains of the process group of program ``pid`` (it has exited)."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def same_program(a: ProgramConf, b: ProgramConf) -> bool:

@@ -14,7 +14,14 @@ from typing import Any
 
 from lb.tls.store import TlsStore
 
-__all__ = ["TlsStore", "build", "make_server_context", "server_context", "store_of"]
+__all__ = [
+    "TlsStore",
+    "build",
+    "check_ssl",
+    "make_server_context",
+    "server_context",
+    "store_of",
+]
 
 
 def build(state: Any) -> TlsStore:
@@ -87,6 +94,26 @@ def connect_kwargs(state: Any, server: Any) -> dict[str, Any]:
     if ctx is None or not conf.options.get("ssl"):
         return {}
     return {"ssl": ctx, "server_hostname": _literal_sni(conf.options.get("sni")) or ""}
+
+
+def check_ssl(state: Any, conf: Any) -> tuple[ssl.SSLContext, str | None] | None:
+    """The context (and SNI) of a server's health checks, None for plain TCP.
+
+    As HAProxy: `check-ssl`, or `ssl` when the check goes to the traffic port
+    (no `port` / `addr` override on the server line)."""
+    store = getattr(state, "tls", None)
+    if store is None:
+        return None
+    o = conf.options
+    use = bool(o.get("check-ssl")) or (
+        bool(o.get("ssl")) and not getattr(conf, "check_port", None)
+        and not getattr(conf, "check_addr", None)
+    )  # fmt: skip
+    ctx = store.servers.get(id(conf)) if use else None
+    if ctx is None:
+        return None
+    sni = o.get("check-sni")
+    return ctx, (sni if isinstance(sni, str) else None)
 
 
 def _literal_sni(expr: Any) -> str | None:

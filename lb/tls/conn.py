@@ -41,6 +41,7 @@ def failed(proto: Any) -> None:
 def fill_stream(st: Any, obj: Any) -> None:
     """`%sslv`, `%sslc` and the `~` after the frontend name in logs."""
     st.frontend_is_ssl = True
+    st.ssl_obj = obj  # what the `ssl_fc*` / `ssl_c_*` fetches read (lb.sample_tls)
     st.ssl_version = obj.version()
     cipher = obj.cipher()
     st.ssl_cipher = cipher[0] if cipher else None

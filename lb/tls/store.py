@@ -48,6 +48,7 @@ class BindTls:
         return e.ctx if e is not None else None
 
     def sni_callback(self, sslobj: Any, name: str | None, ctx: ssl.SSLContext) -> int | None:
+        sslobj.lb_sni = name  # the server side of `ssl` keeps no SNI: `ssl_fc_sni` reads this
         target = self.pick(name) if name else None
         if target is None:
             return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE if self.strict else None
@@ -124,8 +125,7 @@ class TlsStore:
             keyfile = opts.get("tls-ticket-keys")
             if keyfile and not opts.get("no-tls-tickets"):
                 self.tickets.get(keyfile).install(ptr)
-            if len(lines) > 1 or bt.strict or bt.exact or bt.wildcard:
-                bt.default.sni_callback = bt.sni_callback
+            bt.default.sni_callback = bt.sni_callback  # always: it records the SNI too
         except (
             CertError,
             CrtListError,

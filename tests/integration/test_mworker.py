@@ -296,6 +296,10 @@ class SlowBackend(threading.Thread):
                 time.sleep(0.1)
 
 
+RELOADS = 20
+
+
+@pytest.mark.timeout(120)
 def test_mworker_zero_drop_reloads(master: Callable[..., Master]) -> None:
     backend = SlowBackend()
     backend.start()
@@ -324,7 +328,7 @@ def test_mworker_zero_drop_reloads(master: Callable[..., Master]) -> None:
     for c in clients:
         c.start()
     restart_pids = set()
-    for i in range(10):
+    for i in range(RELOADS):  # half of them with a changed configuration
         if i % 2:
             m.write_cfg(body=f"ok{i}", extra=slow.replace("{slow_port}", str(slow_port)))
         m.reload()
@@ -339,8 +343,12 @@ def test_mworker_zero_drop_reloads(master: Callable[..., Master]) -> None:
     assert sum(c.ok for c in clients) > 100
     assert download["result"] == (200, b"x" * SlowBackend.SIZE)
     assert "Loading failure!" not in m.stderr()
-    assert len(restart_pids) == 10
-    assert m.cli("show proc\n").split(b"\n")[1].split()[1:4] == [b"master", b"10", b"[failed:"]
+    assert len(restart_pids) == RELOADS
+    assert m.cli("show proc\n").split(b"\n")[1].split()[1:4] == [
+        b"master",
+        str(RELOADS).encode(),
+        b"[failed:",
+    ]
     assert wait_until(lambda: "old" not in m.procs())
 
 
@@ -464,3 +472,56 @@ def test_mworker_tcp_stats_socket_moves_to_the_new_worker(master: Callable[..., 
     assert "Loading success." in m.stderr().split("Reloading HAProxy")[1]
     worker = m.procs()["worker"][0]
     assert f"Pid: {worker}\n".encode() in stats("show info")
+
+
+WRAPPER = """\
+program wrapper
+    command sh -c "sleep 100003 & exec sleep 100004"
+"""
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(") ", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+    return out
+
+
+def test_mworker_killed_program_leaves_no_orphan(master: Callable[..., Master]) -> None:
+    """A program killed by SIGKILL: exit-on-failure stops everything, its children too."""
+    m = master()
+    m.write_cfg(extra=WRAPPER)
+    m.start()
+    wrapper = m.procs()["wrapper"][0]
+    grandchild = wait_until(lambda: children_of(wrapper))[0]
+    os.kill(wrapper, signal.SIGKILL)
+    assert m.wait() == 137
+    err = m.stderr()
+    assert f"Current program 'wrapper' ({wrapper}) exited with code 137 (Killed)" in err
+    assert "exit-on-failure: killing every processes with SIGTERM" in err
+    for pid in [*m.seen, grandchild]:
+        assert wait_until(lambda pid=pid: not alive(pid)), pid
+
+
+def test_mworker_killed_program_no_exit_on_failure(master: Callable[..., Master]) -> None:
+    """With `no-exit-on-failure` the rest keeps running; the program's own children go."""
+    m = master()
+    m.write_cfg(extra=WRAPPER, extra_global="    master-worker no-exit-on-failure")
+    m.start()
+    procs = m.procs()
+    wrapper = procs["wrapper"][0]
+    grandchild = wait_until(lambda: children_of(wrapper))[0]
+    os.kill(wrapper, signal.SIGKILL)
+    assert wait_until(lambda: not alive(wrapper) and not alive(grandchild))
+    assert m.proc is not None and m.proc.poll() is None
+    now = m.procs()
+    assert "wrapper" not in now
+    assert now["worker"] == procs["worker"] and now["sleeper_keep"] == procs["sleeper_keep"]
+    assert http_get(m.port) == (200, b"ok")
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.wait() is not None  # 137: the code of the failure seen earlier
+    for pid in m.seen:
+        assert wait_until(lambda pid=pid: not alive(pid)), pid
