@@ -24,26 +24,47 @@ def now_sec() -> int:
 
 
 class RateCounter:
-    """Events per second over a sliding second, with the maximum seen."""
+    """Events per second over a sliding second, with the maximum seen.
 
-    __slots__ = ("sec", "curr", "prev", "max")
+    Within one second `curr + prev` only grows, so the highest value an event of the
+    second reached is the last one: the maximum is folded in when the second changes
+    (or read), and counting an event in the current second is one add. Callers on the
+    hot path inline that: `if rc.sec == counters._now_sec: rc.curr += 1 else: rc.add()`.
+    """
+
+    __slots__ = ("sec", "curr", "prev", "_max", "_base")
 
     def __init__(self) -> None:
         self.sec = _now_sec
         self.curr = 0
         self.prev = 0
-        self.max = 0
+        self._max = 0
+        # `curr` when the maximum was last cleared in this second (-1: not cleared in it):
+        # only events counted after that may raise the maximum
+        self._base = -1
 
     def add(self, n: int = 1) -> None:
         sec = _now_sec
         if sec != self.sec:
+            if self.curr > self._base:
+                r = self.curr + self.prev
+                if r > self._max:
+                    self._max = r
             self.prev = self.curr if sec == self.sec + 1 else 0
             self.curr = 0
             self.sec = sec
+            self._base = -1
         self.curr += n
-        r = self.curr + self.prev
-        if r > self.max:
-            self.max = r
+        if not n and self.curr <= self._base:  # add(0) right after a clear still counts
+            self._base = self.curr - 1
+
+    @property
+    def max(self) -> int:
+        if self.curr > self._base:
+            r = self.curr + self.prev
+            if r > self._max:
+                return r
+        return self._max
 
     def rate(self) -> int:
         now = time.monotonic()
@@ -56,7 +77,8 @@ class RateCounter:
         return 0
 
     def clear_max(self) -> None:
-        self.max = 0
+        self._max = 0
+        self._base = self.curr
 
 
 class SlidingAverage:
@@ -187,3 +209,28 @@ class Counters:
             self.ttime.add(tt)
             if tt > self.ttime_max:
                 self.ttime_max = tt
+
+
+def record_times2(a: Counters, b: Counters, tq: int, tc: int, tr: int, tt: int) -> None:
+    """`record_times` on two counters at once (server and backend), averages inline."""
+    for c in (a, b):
+        if tq >= 0:
+            avg = c.qtime
+            avg.sum += tq - (avg.sum + avg.n - 1) // avg.n
+            if tq > c.qtime_max:
+                c.qtime_max = tq
+        if tc >= 0:
+            avg = c.ctime
+            avg.sum += tc - (avg.sum + avg.n - 1) // avg.n
+            if tc > c.ctime_max:
+                c.ctime_max = tc
+        if tr >= 0:
+            avg = c.rtime
+            avg.sum += tr - (avg.sum + avg.n - 1) // avg.n
+            if tr > c.rtime_max:
+                c.rtime_max = tr
+        if tt >= 0:
+            avg = c.ttime
+            avg.sum += tt - (avg.sum + avg.n - 1) // avg.n
+            if tt > c.ttime_max:
+                c.ttime_max = tt

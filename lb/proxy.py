@@ -99,6 +99,9 @@ class Proxy:
         self.originalto: dict[str, Any] | None = None
         self.http_keepalive = True
         self.log_stream: Any = None
+        # httpclose / http-server-close: one server connection per request (either side)
+        opts = conf.options
+        self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))
 
     def route(self, st: Any, head: Any) -> Proxy | None:
         """The backend for a stream; replaced at build time by the compiled rules."""

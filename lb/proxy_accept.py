@@ -88,6 +88,28 @@ class _TlsListener:
         return getattr(self._lst, name)
 
 
+class _Pending(asyncio.Protocol):
+    """The application protocol of a TLS handshake after a PROXY header: keeps what
+    arrives until the frontend's protocol is started."""
+
+    __slots__ = ("chunks", "eof", "lost")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.eof = False
+        self.lost = False
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+
+
 class ProxyAccept(asyncio.Protocol):
     __slots__ = ("inner", "proxy", "listener", "ssl", "transport", "buf", "timer", "done", "header")
 
@@ -150,6 +172,7 @@ class ProxyAccept(asyncio.Protocol):
         tr = self.transport
         assert tr is not None
         if self.ssl is not None:
+            tr.pause_reading()  # nothing is read (and dropped) until TLS owns the transport
             asyncio.get_running_loop().create_task(self._start_tls(header, rest))
             return
         tr.set_protocol(self.inner)
@@ -159,13 +182,21 @@ class ProxyAccept(asyncio.Protocol):
         tr = self.transport
         assert tr is not None
         loop = asyncio.get_running_loop()
-        tr.pause_reading()
+        # Until the inner protocol is started, what TLS decrypts (a TLS 1.3 client sends its
+        # request with its Finished) waits in `pending`; then the inner protocol takes over.
+        pending = _Pending()
         try:
-            # bytes already read past the header belong to the TLS handshake:
-            # hand them back through a memory BIO is not possible with start_tls,
-            # so a client must wait for the header to be taken (all do: the
-            # ClientHello follows the TCP segment carrying the header).
-            new = await loop.start_tls(tr, self.inner, self.ssl, server_side=True)
+            handshake = loop.create_task(loop.start_tls(tr, pending, self.ssl, server_side=True))
+            if rest:
+                # Bytes read with the header are the start of the ClientHello. start_tls
+                # sets its protocol at once and starts it (connection_made, then
+                # resume_reading) with call_soon: two turns later both have run, in the
+                # same batch, before any new read: feed them the bytes in order.
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                if not handshake.done():
+                    _feed(tr.get_protocol(), rest)
+            new = await handshake
         except Exception:
             tr.abort()
             self.listener.connection_gone()
@@ -176,10 +207,15 @@ class ProxyAccept(asyncio.Protocol):
             return
         # the inner protocol sees a listener with `ssl` set: it fills the TLS fields of
         # its streams (%sslv, ssl_fc_*) as it does behind a plain `bind … ssl`
-        self.inner.listener = _TlsListener(self.listener, self.ssl)
-        self._start_inner(new, header, b"")
-        tls_conn.accepted(self.inner, new)  # ssl_sess / ssl_reused_sess
-        del rest
+        inner = self.inner
+        inner.listener = _TlsListener(self.listener, self.ssl)
+        new.set_protocol(inner)
+        self._start_inner(new, header, b"".join(pending.chunks))
+        tls_conn.accepted(inner, new)  # ssl_sess / ssl_reused_sess
+        if pending.lost:
+            inner.connection_lost(None)
+        elif pending.eof and not new.is_closing() and not inner.eof_received():
+            new.close()
 
     def _start_inner(self, tr: Any, header: ProxyHeader, rest: bytes) -> None:
         inner = self.inner
@@ -235,6 +271,20 @@ class ProxyAccept(asyncio.Protocol):
         separate = bool(fe.options.get("log-separate-errors"))
         line = f"{who} [{_clf_date(time.time())}] {fe.name}/{lname}: {reason}"
         logger.log(LOG_ERR if separate else LOG_INFO, line, fe.name)
+
+
+def _feed(proto: Any, data: bytes) -> None:
+    """Hand `data` to a protocol as if read from its transport (buffered or not)."""
+    if not hasattr(proto, "get_buffer"):
+        proto.data_received(data)
+        return
+    view = memoryview(data)
+    while view:
+        buf = proto.get_buffer(len(view))
+        n = min(len(buf), len(view))
+        buf[:n] = view[:n]
+        proto.buffer_updated(n)
+        view = view[n:]
 
 
 def _listener_id(fe: Any, listener: Any) -> int:

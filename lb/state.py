@@ -294,44 +294,56 @@ class State:
         st.finish()
         fe = conn.frontend
         fc = fe.fe_counters
-        fc.bytes_in += st.bytes_in
-        fc.bytes_out += st.bytes_out
+        b_in = st.bytes_in
+        b_out = st.bytes_out
+        fc.bytes_in += b_in
+        fc.bytes_out += b_out
         status = st.status
-        if status > 0 and fe.mode == "http":
-            fc.count_status(status)
+        hrsp = -1  # the status class slot in `hrsp` (Counters.count_status, inline)
+        if status > 0:
+            c = status // 100
+            hrsp = c - 1 if 1 <= c <= 5 else 5
+            if fe.mode == "http":
+                fc.hrsp[hrsp] += 1
         be = st.backend
-        if be is not None:
-            bc = be.be_counters
-            if be is not fe:
-                bc.session_start()
-                bc.cur_sess = be.beconn
-            else:
-                bc.cum_sess += 1
-                bc.sess_rate.add()
-                bc.last_sess = self.now_sec
-            bc.bytes_in += st.bytes_in
-            bc.bytes_out += st.bytes_out
-            if status > 0 and be.mode == "http":
-                bc.count_status(status)
-            srv = st.server
-            tq = st.t_queue
-            tc = st.t_connect
-            tr = st.t_response
-            if srv is not None:
-                sc = srv.counters
-                sc.bytes_in += st.bytes_in
-                sc.bytes_out += st.bytes_out
-                if status > 0 and be.mode == "http":
-                    sc.count_status(status)
-                sc.record_times(tq, tc, tr, st.t_total)
-                bc.record_times(tq, tc, tr, st.t_total)
         st.actconn = self.actconn
         st.feconn = fe.feconn
         if be is not None:
+            bc = be.be_counters
+            now_sec = counters_mod._now_sec
+            if be is not fe:
+                # Counters.session_start, inline (cur_sess is then the backend's count)
+                bc.cum_sess += 1
+                if bc.cur_sess + 1 > bc.max_sess:
+                    bc.max_sess = bc.cur_sess + 1
+                bc.cur_sess = be.beconn
+            else:
+                bc.cum_sess += 1
+            rc = bc.sess_rate
+            if rc.sec == now_sec:
+                rc.curr += 1
+            else:
+                rc.add()
+            bc.last_sess = now_sec
+            bc.bytes_in += b_in
+            bc.bytes_out += b_out
+            if hrsp >= 0 and be.mode == "http":
+                bc.hrsp[hrsp] += 1
+            else:
+                hrsp = -1
+            srv = st.server
             st.beconn = be.beconn
             st.backend_queue = len(be.queue)
-            if st.server is not None:
-                st.srv_queue = len(st.server.queue)
+            if srv is not None:
+                sc = srv.counters
+                sc.bytes_in += b_in
+                sc.bytes_out += b_out
+                if hrsp >= 0:
+                    sc.hrsp[hrsp] += 1
+                counters_mod.record_times2(
+                    sc, bc, st.t_queue, st.t_connect, st.t_response, st.t_total
+                )
+                st.srv_queue = len(srv.queue)
         log = fe.log_stream
         if log is not None:
             log(st)

@@ -305,6 +305,8 @@ class TcpConn(asyncio.Protocol):
                 self._close("--")
             elif self.transport.can_write_eof():
                 self.transport.write_eof()
+            else:  # a TLS client cannot be half-closed: close (close_notify), as HAProxy does
+                self._close("--")
 
     def server_lost(self, exc: Exception | None) -> None:
         if self.phase == T_RELAY:

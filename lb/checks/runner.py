@@ -116,6 +116,7 @@ async def run_check(
     connected = False
     tout_status = "L4TOUT"
     head_request = False
+    in_handshake: list[bool] = []  # check-ssl: TCP connected, TLS handshake under way
     outcome: tuple[str, int | None, str]
     try:
         async with asyncio.timeout(params.connect_timeout_ms() / 1000) as deadline:
@@ -128,7 +129,9 @@ async def run_check(
                     connected = False
                     tout_status = "L4TOUT"
                     tls = tls_of(params, step.port)
-                    proto = await _connect(loop, host, step.port or port, *tls)
+                    in_handshake.clear()
+                    proto = await _connect(loop, host, step.port or port, *tls, in_handshake)
+                    in_handshake.clear()
                     connected = True
                     if params.timeout_check:
                         deadline.reschedule(loop.time() + params.timeout_check / 1000)
@@ -157,7 +160,8 @@ async def run_check(
     except _Fail as fail:
         outcome = (fail.status, fail.code, fail.info)
     except TimeoutError:
-        outcome = (tout_status if connected else "L4TOUT", None, "")
+        tout = "L6TOUT" if in_handshake else "L4TOUT"
+        outcome = (tout_status if connected else tout, None, "")
     except OSError as exc:
         outcome = ("L4CON" if not connected else "SOCKERR", None, _strerror(exc))
     except asyncio.CancelledError:
@@ -186,6 +190,7 @@ async def _connect(
     port: int,
     ssl_ctx: Any = None,
     sni: str | None = None,
+    in_handshake: list[bool] | None = None,
 ) -> _CheckProtocol:
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -202,6 +207,8 @@ async def _connect(
     if ssl_ctx is None:
         _, proto = await loop.create_connection(_CheckProtocol, sock=sock)
         return proto
+    if in_handshake is not None:
+        in_handshake.append(True)
     try:  # `check-ssl`: a failed handshake is a layer 6 error, as HAProxy reports it
         _, proto = await loop.create_connection(
             _CheckProtocol, sock=sock, ssl=ssl_ctx, server_hostname=sni or ""

@@ -67,6 +67,7 @@ class BackConn(asyncio.Protocol):
         "was_reused",
         "method",
         "connect_task",
+        "sockname",
     )
 
     def __init__(self, server: Server, front: FrontConn | None) -> None:
@@ -88,6 +89,7 @@ class BackConn(asyncio.Protocol):
         self.was_reused = False
         self.method = b"GET"
         self.connect_task: asyncio.Task | None = None
+        self.sockname: object = None  # the local address, asked once (FrontConn._connected)
 
     # ------------------------------------------------------------ asyncio
 
@@ -113,6 +115,19 @@ class BackConn(asyncio.Protocol):
             front.send_from_server(data)
             return
         if not self.head_seen:
+            if not self.buf:
+                # the usual read: a whole final head (maybe with body bytes), nothing before
+                end = find_head_end(data)
+                if end > 0:
+                    whole = end == len(data)
+                    raw = data if whole else data[:end]
+                    try:
+                        head = parse_response_head(raw)
+                    except H1Error:
+                        head = None  # refused below, by the general path
+                    if head is not None and not (100 <= head.status < 200 and head.status != 101):
+                        self._final_head(front, head, b"" if whole else data[end:], raw, data)
+                        return
             self.buf += data
             self._parse_heads()
             return
@@ -139,45 +154,61 @@ class BackConn(asyncio.Protocol):
             if 100 <= status < 200 and status != 101:
                 front.send_interim(raw)
                 continue
-            self.head_seen = True
-            if status == 101:
-                self.mode = B_TUNNEL
-                self.reusable = False
-            elif not response_has_body(status, self.method):
-                self.mode = B_NONE
-            elif head.chunked:
-                self.mode = B_CHUNKED
-                self.chunked = ChunkedReader()
-            elif head.content_length is not None:
-                self.mode = B_LENGTH
-                self.left = head.content_length
-            else:
-                self.mode = B_CLOSE
-            if head.conn_close or (head.http10 and not head.conn_keepalive):
-                self.reusable = False
-            raw = head.raw
-            client_ka = front.keep_alive and self.mode != B_CLOSE
-            if self.mode == B_TUNNEL:
-                pass
-            elif not client_ka:
-                if not head.conn_close:
-                    raw = _set_connection(raw, b"close")
-                front.keep_alive = False
-            elif head.conn_close or (front.http10 and not head.conn_keepalive):
-                raw = _set_connection(raw, b"keep-alive" if front.http10 else None)
-            persist = getattr(front.backend, "persist", None)
-            if persist is not None:  # cookie persistence: insert/rewrite/prefix Set-Cookie
-                raw = persist.on_response(front.stream, self.method, status, raw)
             rest = bytes(self.buf)
             self.buf.clear()
-            self._first_write(front, head, raw, rest)
+            self._final_head(front, head, rest)
             return
 
-    def _first_write(self, front: FrontConn, head: Head, raw: bytes, rest: bytes) -> None:
-        """Send the head with whatever body bytes came with it: one write, not two."""
+    def _final_head(
+        self,
+        front: FrontConn,
+        head: Head,
+        rest: bytes,
+        raw_in: bytes | None = None,
+        data: bytes | None = None,
+    ) -> None:
+        """The final response head (`rest`: what followed it in the buffer). `data`, when
+        given, is the whole read `raw_in` + `rest`: sent as is if the head is unchanged."""
+        status = head.status
+        self.head_seen = True
+        if status == 101:
+            self.mode = B_TUNNEL
+            self.reusable = False
+        elif not response_has_body(status, self.method):
+            self.mode = B_NONE
+        elif head.chunked:
+            self.mode = B_CHUNKED
+            self.chunked = ChunkedReader()
+        elif head.content_length is not None:
+            self.mode = B_LENGTH
+            self.left = head.content_length
+        else:
+            self.mode = B_CLOSE
+        if head.conn_close or (head.http10 and not head.conn_keepalive):
+            self.reusable = False
+        raw = head.raw
+        client_ka = front.keep_alive and self.mode != B_CLOSE
+        if self.mode == B_TUNNEL:
+            pass
+        elif not client_ka:
+            if not head.conn_close:
+                raw = _set_connection(raw, b"close")
+            front.keep_alive = False
+        elif head.conn_close or (front.http10 and not head.conn_keepalive):
+            raw = _set_connection(raw, b"keep-alive" if front.http10 else None)
+        persist = getattr(front.backend, "persist", None)
+        if persist is not None:  # cookie persistence: insert/rewrite/prefix Set-Cookie
+            raw = persist.on_response(front.stream, self.method, status, raw)
+        self._first_write(front, head, raw, rest, data if raw is raw_in else None)
+
+    def _first_write(
+        self, front: FrontConn, head: Head, raw: bytes, rest: bytes, data: bytes | None = None
+    ) -> None:
+        """Send the head with whatever body bytes came with it: one write, not two.
+        `data` is `raw + rest` when the caller has it already (no copy then)."""
         mode = self.mode
         if mode == B_TUNNEL:
-            front.response_head(head, raw + rest if rest else raw)
+            front.response_head(head, data if data is not None else raw + rest if rest else raw)
             if self.front is not None:
                 front.start_tunnel()
             return
@@ -188,9 +219,13 @@ class BackConn(asyncio.Protocol):
             self._done()
             return
         if mode == B_LENGTH:
-            take = min(len(rest), self.left)
+            n = len(rest)
+            take = n if n <= self.left else self.left
             self.left -= take
-            front.response_head(head, raw + rest[:take] if take else raw)
+            if data is not None and take == n:
+                front.response_head(head, data)
+            else:
+                front.response_head(head, raw + rest[:take] if take else raw)
             if len(rest) > take:
                 self.reusable = False
             if self.left == 0 and self.front is not None:
@@ -203,13 +238,16 @@ class BackConn(asyncio.Protocol):
                 self.reusable = False
                 front.server_failed(502, "PH", raw)
                 return
-            front.response_head(head, raw + rest[:end] if end else raw)
+            if data is not None and end == len(rest):
+                front.response_head(head, data)
+            else:
+                front.response_head(head, raw + rest[:end] if end else raw)
             if finished and self.front is not None:
                 if end != len(rest):
                     self.reusable = False
                 self._done()
             return
-        front.response_head(head, raw + rest if rest else raw)
+        front.response_head(head, data if data is not None else raw + rest if rest else raw)
 
     def _body(self, data: bytes, pos: int) -> None:
         front = self.front

@@ -14,6 +14,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from lb import counters as counters_mod
 from lb.http.back import BackConn, _set_connection
 from lb.http.h1 import (
     ChunkedReader,
@@ -233,8 +234,12 @@ class FrontConn(asyncio.Protocol):
             self._reject(400, "PR", bytes(buf))
             return
         now = time.monotonic()
-        raw = bytes(buf[:end])
-        del buf[:end]
+        if end == len(buf):  # the usual read: one whole head
+            raw = bytes(buf)
+            buf.clear()
+        else:
+            raw = bytes(buf[:end])
+            del buf[:end]
         start = self.m_req_start or now
         st = Stream(self, start)
         if self.listener.ssl is not None:
@@ -247,7 +252,11 @@ class FrontConn(asyncio.Protocol):
         fe = self.frontend
         fc = fe.fe_counters
         fc.cum_req += 1
-        fc.req_rate.add()
+        rc = fc.req_rate  # RateCounter.add, inline
+        if rc.sec == counters_mod._now_sec:
+            rc.curr += 1
+        else:
+            rc.add()
         try:
             head = parse_request_head(raw)
         except H1Error as exc:
@@ -301,7 +310,7 @@ class FrontConn(asyncio.Protocol):
                     return
         self.out_head = self._outgoing_head(head, be)
         # httpclose / http-server-close (either side): one server connection per request
-        self.srv_close = _server_close(fe, be)
+        self.srv_close = fe.server_close or be.server_close
         if self.srv_close and not head.conn_close:
             self.out_head = _set_connection(self.out_head, b"close")
         self.tries = 0
@@ -425,8 +434,13 @@ class FrontConn(asyncio.Protocol):
         st.srv_conn = srv.served
         sc = srv.counters
         sc.cum_sess += 1
-        sc.sess_rate.add()
-        sc.last_sess = self.state.now_sec
+        rc = sc.sess_rate  # RateCounter.add, inline
+        now_sec = counters_mod._now_sec
+        if rc.sec == now_sec:
+            rc.curr += 1
+        else:
+            rc.add()
+        sc.last_sess = now_sec
         if srv.served > sc.max_sess:
             sc.max_sess = srv.served
         sc.cur_sess = srv.served
@@ -493,18 +507,21 @@ class FrontConn(asyncio.Protocol):
         st = self.stream
         back = self.back
         assert st is not None and back is not None
-        st.m_connect = time.monotonic()
-        tr = back.transport
-        if tr is not None:
-            sock = tr.get_extra_info("sockname")
-            if isinstance(sock, tuple):
-                st.backend_src_ip, st.backend_src_port = sock[0], sock[1]
+        now = time.monotonic()
+        st.m_connect = now
+        sock = back.sockname
+        if sock is None and back.transport is not None:
+            # asked once per connection (uvloop makes a getsockname call for each ask)
+            sock = back.sockname = back.transport.get_extra_info("sockname")
+        if isinstance(sock, tuple):
+            st.backend_src_ip, st.backend_src_port = sock[0], sock[1]
         self.phase = P_WAIT_RESP
         out = self.out_head
         self.out_head = b""
         self.replay = out if self.req_done else None
         back.write(out)
-        self._arm(self.backend.t_server)  # type: ignore[union-attr]
+        t = self.backend.t_server  # type: ignore[union-attr]
+        self.expire = now + t if t else 0.0  # _arm, inline
         if self.reading_paused and len(self.buf) < self.bufsize:
             self.resume_client_reading()
 
@@ -544,7 +561,8 @@ class FrontConn(asyncio.Protocol):
     def response_head(self, head: Head, raw: bytes) -> None:
         st = self.stream
         assert st is not None
-        st.m_response = time.monotonic()
+        now = time.monotonic()
+        st.m_response = now
         st.status = head.status
         st.res_head = head
         if self.backend.res_work or self.frontend.res_work:  # type: ignore[union-attr]
@@ -555,7 +573,8 @@ class FrontConn(asyncio.Protocol):
         self.resp_started = True
         st.bytes_out += len(raw)
         self.transport.write(raw)  # type: ignore[union-attr]
-        self._arm(self.backend.t_server)  # type: ignore[union-attr]
+        t = self.backend.t_server  # type: ignore[union-attr]
+        self.expire = now + t if t else 0.0  # _arm, inline
 
     def send_from_server(self, data: bytes) -> None:
         st = self.stream
@@ -576,11 +595,9 @@ class FrontConn(asyncio.Protocol):
             self._close()
             return
         self.phase = P_IDLE
-        self.m_idle_from = time.monotonic()
-        fe = self.frontend
-        self._arm(
-            fe.t_keepalive
-        )
+        self.m_idle_from = now = time.monotonic()
+        t = self.frontend.t_keepalive
+        self.expire = now + t if t else 0.0  # _arm, inline
         if self.reading_paused:
             self.resume_client_reading()
         if self.buf:
@@ -828,16 +845,6 @@ class FrontConn(asyncio.Protocol):
 
     def _connect_failed_timeout(self) -> None:
         self._connect_failed("sC")
-
-
-def _server_close(fe: Proxy, be: Proxy) -> bool:
-    fo, bo = fe.options, be.options
-    return bool(
-        fo.get("httpclose")
-        or fo.get("http-server-close")
-        or bo.get("httpclose")
-        or bo.get("http-server-close")
-    )
 
 
 def _with_connection(data: bytes, value: bytes) -> bytes:

@@ -31,9 +31,7 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 # matches passes every check `_scan_common` makes; anything else takes the full path.
 _TOK = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _FIELDS = rb"(?:" + _TOK + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n"
-_REQ_FAST = re.compile(
-    rb"(" + _TOK + rb") ([\t\x21-\x7e\x80-\xff]+) (HTTP/1\.[01])\r\n" + _FIELDS
-)
+_REQ_FAST = re.compile(rb"(" + _TOK + rb") ([\t\x21-\x7e\x80-\xff]+) (HTTP/1\.[01])\r\n" + _FIELDS)
 _RESP_FAST = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?\r\n" + _FIELDS)
 _TOKEN_SPLIT = re.compile(rb"[ \t]*,[ \t]*")
 # longest chunk-size line (with extensions) accepted, about what fits HAProxy's buffer
@@ -63,42 +61,25 @@ def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
 class Head:
     """What the proxy needs from a request or response head; the raw bytes stay in `raw`."""
 
-    __slots__ = (
-        "raw",
-        "method",
-        "uri",
-        "version",
-        "status",
-        "reason",
-        "host",
-        "content_length",
-        "chunked",
-        "conn_close",
-        "conn_keepalive",
-        "conn_upgrade",
-        "upgrade",
-        "expect_continue",
-        "cl_te",
-        "_headers",
-    )
+    # Defaults live on the class: a new head only sets what differs (cheaper per message).
+    method: bytes = b""
+    uri: bytes = b""
+    version: bytes = b"HTTP/1.1"
+    status: int = 0
+    reason: bytes = b""
+    host: bytes | None = None
+    content_length: int | None = None
+    chunked: bool = False
+    conn_close: bool = False
+    conn_keepalive: bool = False
+    conn_upgrade: bool = False
+    upgrade: bytes | None = None
+    expect_continue: bool = False
+    cl_te: bool = False  # both Content-Length and Transfer-Encoding were sent
+    _headers: list[tuple[bytes, bytes]] | None = None
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        self.method = b""
-        self.uri = b""
-        self.version = b"HTTP/1.1"
-        self.status = 0
-        self.reason = b""
-        self.host: bytes | None = None
-        self.content_length: int | None = None
-        self.chunked = False
-        self.conn_close = False
-        self.conn_keepalive = False
-        self.conn_upgrade = False
-        self.upgrade: bytes | None = None
-        self.expect_continue = False
-        self.cl_te = False  # both Content-Length and Transfer-Encoding were sent
-        self._headers: list[tuple[bytes, bytes]] | None = None
 
     @property
     def http10(self) -> bool:
@@ -226,8 +207,61 @@ def _drop_header(raw: bytes, lname: bytes) -> bytes:
     return b"\n".join(keep)
 
 
+def _scan_fast(h: Head, raw: bytes) -> bool:
+    """`_scan_common` for a head `_REQ_FAST`/`_RESP_FAST` matched, in the plain cases
+    (single Host and Content-Length, `chunked` alone, single-token Connection); False
+    when the head needs the full scan, which then decides (and refuses) exactly as before."""
+    cl = None
+    for m in _HOP.finditer(raw):
+        name, value = m.groups()
+        name = name.lower()
+        value = value.rstrip(b" \t")
+        if name == b"host":
+            if h.host is not None:
+                return False
+            h.host = value
+        elif name == b"content-length":
+            if cl is not None or not value.isdigit() or len(value) > 18:
+                return False
+            cl = int(value)
+        elif name == b"connection":
+            lv = value.lower()
+            if lv == b"keep-alive":
+                h.conn_keepalive = True
+            elif lv == b"close":
+                h.conn_close = True
+            elif lv == b"upgrade":
+                h.conn_upgrade = True
+            elif b"," in lv or not lv:
+                return False
+        elif name == b"transfer-encoding":
+            if h.chunked or value.lower() != b"chunked":
+                return False
+            h.chunked = True
+        elif name == b"upgrade":
+            h.upgrade = value
+        elif value.lower() == b"100-continue":  # expect
+            h.expect_continue = True
+    if h.chunked:
+        if cl is not None or (h.version == b"HTTP/1.0" and h.method):
+            return False  # Content-Length with Transfer-Encoding, or chunked in an HTTP/1.0 request
+    elif cl is not None:
+        h.content_length = cl
+    return True
+
+
 def parse_request_head(raw: bytes) -> Head:
     """Parse a complete request head (ending with its blank line)."""
+    m = _REQ_FAST.fullmatch(raw)
+    if m is not None:
+        h = Head(raw)
+        h.method, h.uri, h.version = m.groups()
+        if _scan_fast(h, raw):
+            return h
+    return _parse_request_full(raw)
+
+
+def _parse_request_full(raw: bytes) -> Head:
     m = _REQ_LINE.match(raw)
     if m is None:
         raise H1Error(400, "invalid request line", 0)
@@ -246,6 +280,21 @@ def _crlf(raw: bytes) -> bytes:
 
 
 def parse_response_head(raw: bytes) -> Head:
+    m = _RESP_FAST.fullmatch(raw)
+    if m is not None:
+        h = Head(raw)
+        version, status, reason = m.groups()
+        h.status = int(status)
+        if version != b"HTTP/1.1":
+            h.version = version
+        if reason:
+            h.reason = reason
+        if _scan_fast(h, raw):
+            return h
+    return _parse_response_full(raw)
+
+
+def _parse_response_full(raw: bytes) -> Head:
     m = _RESP_LINE.match(raw)
     if m is None:
         raise H1Error(502, "invalid status line", 0)

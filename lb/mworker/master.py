@@ -178,7 +178,8 @@ class Master:
         except ConfigError:
             self._close_listeners({k: s for k, s in fresh.items() if k not in current})
             raise
-        self._built = carry.pattern_snapshot(state)
+        keep = cfg.global_.keep_state_on_reload  # the base of ACL/map edits, kept only then
+        self._built = carry.pattern_snapshot(state) if keep else {}
         return fresh, left
 
     @staticmethod
