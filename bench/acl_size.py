@@ -148,7 +148,7 @@ def main() -> int:
             with open(f"/proc/{p.pid}/status") as f:
                 rss[name] = next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
         res: dict[str, list[float]] = {"small": [], "big": []}
-        for name, (_, port) in procs.items():  # warm-up
+        for _name, (_, port) in procs.items():  # warm-up
             run_wrk(wrk, port, 1, a.connections, script)
         for rnd in range(a.rounds):
             for name, (_, port) in procs.items():
