@@ -10,7 +10,6 @@ bounded amount at a time.
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,12 +68,6 @@ def logging_ctx(state: Any, p: Any) -> Iterator[None]:
 
 def finish(state: Any) -> None:
     state.patterns.number()
-    # Pattern indexes and tables are large and live for the whole process: move what
-    # start-up built out of the cyclic collector's reach, so that a full collection
-    # does not walk a 100k-entry ACL file again and again (it cost ~20 % of the
-    # request rate, bench/acl_size.py). Objects stay freed by reference counting.
-    gc.collect()
-    gc.freeze()
 
 
 def sweep(state: Any) -> None:

@@ -63,6 +63,7 @@ class Listener:
         "on_accept",
         "ssl",
         "addr",
+        "gate",
     )
 
     def __init__(
@@ -85,6 +86,8 @@ class Listener:
         self.paused_by: set[str] = set()
         self.ssl = ssl
         self.addr = addr
+        # returns how long to wait before accepting again (rate limits), 0 to accept now
+        self.gate: Callable[[], float] | None = None
 
     def start(self) -> None:
         if not self.active and not self.paused_by:
@@ -108,6 +111,12 @@ class Listener:
         for _ in range(64):
             if self.paused_by:
                 return
+            if self.gate is not None:
+                wait = self.gate()
+                if wait:
+                    self.pause("rate-limit")
+                    self.loop.call_later(wait, self.resume, "rate-limit")
+                    return
             try:
                 conn, _addr = self.sock.accept()
             except (BlockingIOError, InterruptedError):

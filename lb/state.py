@@ -49,6 +49,7 @@ class State:
         self.sess_rate = counters_mod.RateCounter()
         self.req_rate = counters_mod.RateCounter()
         self.rate_limit_sessions = g.rate_limit_sessions
+        self.rate_limit_connections = g.rate_limit_connections
         self.conns: set[Any] = set()
         self.queued: set[Any] = set()
         self.proxies: list[Proxy] = []
@@ -205,6 +206,7 @@ class State:
 
                 factory, ssl_ctx = wrap_factory(factory, p, ssl_ctx), None  # type: ignore[assignment]
             lst = Listener(loop, sock, factory, b.name, b.maxconn, ssl_ctx, a)
+            lst.gate = self._accept_gate
             p.listeners.append(lst)
             self.listeners.append(lst)
             lst.start()
@@ -220,6 +222,16 @@ class State:
 
         apply_server_state(self)  # `load-server-state-from-file`: weights, states, addresses
         self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    def _accept_gate(self) -> float:
+        """`set rate-limit connections|sessions global` (and maxconnrate/maxsessrate)."""
+        for limit, rate in (
+            (self.rate_limit_connections, self.conn_rate),
+            (self.rate_limit_sessions, self.sess_rate),
+        ):
+            if limit and rate.rate() >= limit:
+                return 0.02
+        return 0.0
 
     def _start_check(self, p: Proxy, s: Any) -> None:
         from lb.checksetup import start_check

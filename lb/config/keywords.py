@@ -145,6 +145,8 @@ for _name, _attr, _conv in (
     ("group", "group", str),
     ("chroot", "chroot", str),
     ("spread-checks", "spread_checks", int),
+    ("maxconnrate", "rate_limit_connections", int),
+    ("maxsessrate", "rate_limit_sessions", int),
 ):
     KEYWORDS["global"][_name] = _g_simple(_attr, _conv)
 

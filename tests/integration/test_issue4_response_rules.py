@@ -105,8 +105,7 @@ def test_response_allow_stops_proxy_rules(lb, backend):
     b = backend("s1")
     port = free_port()
     be = (
-        "    http-response allow if { status 200 }\n"
-        "    http-response set-header X-Be after-allow\n"
+        "    http-response allow if { status 200 }\n    http-response set-header X-Be after-allow\n"
     )
     fe = "    http-response set-header X-Fe fe\n"
     lb(_cfg(port, b.port, fe, be))

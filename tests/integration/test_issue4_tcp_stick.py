@@ -193,11 +193,7 @@ def _who(port: int, headers: str = "") -> str:
 def test_stick_on_src(lb, backend):
     b1, b2 = backend("s1"), backend("s2")
     port = free_port()
-    be = (
-        "    balance roundrobin\n"
-        "    stick-table type ip size 1k expire 30s\n"
-        "    stick on src\n"
-    )
+    be = "    balance roundrobin\n    stick-table type ip size 1k expire 30s\n    stick on src\n"
     lb(_cfg(port, _servers(b1, b2), be=be))
     first = _who(port)
     assert all(_who(port) == first for _ in range(5))
@@ -247,11 +243,7 @@ def test_stick_ignores_down_server(lb, backend, tmp_path):
     b1, b2 = backend("s1"), backend("s2")
     port = free_port()
     sock = tmp_path / "stats.sock"
-    be = (
-        "    balance roundrobin\n"
-        "    stick-table type ip size 1k expire 30s\n"
-        "    stick on src\n"
-    )
+    be = "    balance roundrobin\n    stick-table type ip size 1k expire 30s\n    stick on src\n"
     cfg = _cfg(port, _servers(b1, b2), be=be)
     cfg = cfg.replace("global\n", f"global\n    stats socket {sock} level admin\n", 1)
     lb(cfg)
@@ -321,10 +313,7 @@ def test_monitor_uri(lb, backend):
 def test_unique_id(lb, backend):
     b = backend("s1")
     port = free_port()
-    fe = (
-        '    unique-id-format "%{+X}o\\ %ci:%cp_%rt_%[path]"\n'
-        "    unique-id-header X-Unique-ID\n"
-    )
+    fe = '    unique-id-format "%{+X}o\\ %ci:%cp_%rt_%[path]"\n    unique-id-header X-Unique-ID\n'
     inst = lb(_cfg(port, _servers(b), fe=fe, log="id=%ID"))
     r = get(port, "/headers")
     m = re.search(rb"\r\nX-Unique-ID: ([^\r]+)\r\n", r.body)
@@ -337,10 +326,7 @@ def test_unique_id(lb, backend):
 def test_tarpit_delay(lb, backend):
     b = backend("s1")
     port = free_port()
-    fe = (
-        "    timeout tarpit 400ms\n"
-        "    http-request tarpit deny_status 403 if { path /trap }\n"
-    )
+    fe = "    timeout tarpit 400ms\n    http-request tarpit deny_status 403 if { path /trap }\n"
     inst = lb(_cfg(port, _servers(b), fe=fe, log="%ST\\ %ts"))
     t0 = time.monotonic()
     r = get(port, "/trap")

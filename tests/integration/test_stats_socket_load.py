@@ -164,3 +164,24 @@ def test_line_protocol_through_socat(lb: Callable[..., LB], tmp_path: Path) -> N
     # prompt mode: `> ` after each reply, `quit` closes
     out = socat(sock, b"prompt\nshow cli level\nquit\n")
     assert out == b"\n> admin\n\n> "
+
+
+def test_set_rate_limit_connections_slows_accepts(lb: Callable[..., LB], tmp_path: Path) -> None:
+    cfg, port, sock = _config(tmp_path)
+    start(lb, cfg, sock)
+
+    def burst(n: int) -> float:
+        t0 = time.monotonic()
+        for _ in range(n):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/", headers={"Connection": "close"})
+            assert conn.getresponse().status == 200
+            conn.close()
+        return time.monotonic() - t0
+
+    assert burst(30) < 3.0  # no limit: as fast as the machine goes
+    assert cli(sock, b"set rate-limit connections global 10\n") == b"\n"
+    time.sleep(1.1)
+    # 30 new connections at 10 per second: about two seconds at least
+    assert burst(30) >= 1.5
+    assert b"ConnRateLimit: 10\n" in cli(sock, b"show info\n")
