@@ -78,7 +78,7 @@ def socat(sock: Path, data: bytes) -> bytes:
     return done.stdout
 
 
-def test_fifty_clients_while_traffic_runs(lb: Callable[..., LB], tmp_path: Path) -> None:
+def test_fifty_clients_while_wrk_runs(lb: Callable[..., LB], tmp_path: Path) -> None:
     cfg, port, sock = _config(tmp_path)
     start(lb, cfg, sock)
     stop = threading.Event()
@@ -93,9 +93,20 @@ def test_fifty_clients_while_traffic_runs(lb: Callable[..., LB], tmp_path: Path)
             results["ok" if r.status == 200 else "bad"] += 1
         conn.close()
 
-    loaders = [threading.Thread(target=traffic) for _ in range(4)]
+    loaders = [threading.Thread(target=traffic) for _ in range(2)]
     for t in loaders:
         t.start()
+    wrk = shutil.which("wrk")
+    wrk_proc = (
+        subprocess.Popen(
+            [wrk, "-t1", "-c20", "-d4s", f"http://127.0.0.1:{port}/"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        if wrk
+        else None
+    )
+    time.sleep(0.3)
     replies: list[bytes] = []
     errors: list[BaseException] = []
 
@@ -116,6 +127,13 @@ def test_fifty_clients_while_traffic_runs(lb: Callable[..., LB], tmp_path: Path)
     stop.set()
     for t in loaders:
         t.join(10)
+    if wrk_proc is not None:
+        try:
+            out, _ = wrk_proc.communicate(timeout=10)
+        finally:
+            if wrk_proc.poll() is None:
+                wrk_proc.kill()
+        assert b"requests in" in out and b"Non-2xx" not in out
     assert not errors
     assert len(replies) == 50
     for r in replies:
