@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -19,7 +20,10 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REF = Path("/work/shared/reference/haproxy-2.6")
+REF = Path(
+    os.environ.get("LB_REFERENCE_DIR")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "haproxy-2.6"
+)
 TRANSCRIPTS = REF / "transcripts"
 HOST = "127.0.0.1"
 # Ports of the reference setup: listeners, stats TCP socket and live backends.

@@ -23,7 +23,10 @@ from pathlib import Path
 
 import pytest
 
-REF = Path("/work/shared/reference/haproxy-2.6")
+REF = Path(
+    os.environ.get("LB_REFERENCE_DIR")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "haproxy-2.6"
+)
 TR = REF / "transcripts"
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"

@@ -9,6 +9,7 @@ commands run in the reference's order, since they change the key ring and the st
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-REF = Path("/work/shared/reference/haproxy-2.6")
+REF = Path(
+    os.environ.get("LB_REFERENCE_DIR")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "haproxy-2.6"
+)
 TRANSCRIPTS = REF / "transcripts"
 FILES = ("site.pem", "site.pem.issuer", "site.pem.ocsp", "tls-ticket-keys.txt")
 

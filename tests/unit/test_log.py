@@ -12,6 +12,7 @@ import calendar
 import os
 import socket
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -777,7 +778,10 @@ def test_format_notice():
 
 
 def test_notices_match_reference_file():
-    path = "/work/shared/reference/haproxy-2.6/logs/haproxy-master-and-worker-notices.txt"
+    path = (
+        Path(__file__).resolve().parents[2].parent
+        / "shared/reference/haproxy-2.6/logs/haproxy-master-and-worker-notices.txt"
+    )
     if not os.path.exists(path):
         pytest.skip("reference transcripts not available")
     with open(path, encoding="utf-8") as f:

@@ -4,6 +4,7 @@ and the OpenSSL callbacks driven by an in-memory handshake (no sockets)."""
 from __future__ import annotations
 
 import base64
+import os
 import ssl
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from lb.tls.ocsp import CertId, certid_der, response_text
 from lb.tls.store import BindTls, SniEntry
 from lb.tls.tickets import TicketKeyError, TicketKeyRing, TicketKeyStore, parse_key_lines
 
-REF = Path("/work/shared/reference/haproxy-2.6")
+REF = Path(
+    os.environ.get("LB_REFERENCE_DIR")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "haproxy-2.6"
+)
 
 
 def b64(raw: bytes) -> str:
