@@ -174,7 +174,11 @@ class Proxy:
         srv.served -= 1
         self.beconn -= 1
         self.balancer.on_release(srv)
-        self.dequeue(srv)
+        if srv.queue or self.queue:
+            self.dequeue(srv)
+        else:  # what dequeue leaves when nobody waits
+            srv.counters.nbpend = 0
+            self.be_counters.nbpend = 0
 
     def enqueue(self, q: QueuedStream, srv: Server | None = None) -> None:
         target = srv.queue if srv is not None else self.queue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,7 +181,7 @@ def serve(state: Any, proxy: Any, sc: StatsConf, st: Any, head: Any) -> tuple[in
             conn = _find_conn(state, st)
             body = bytes(conn.buf[: head.content_length or 0]) if conn is not None else b""
             status = apply_admin_form(state, body.decode("latin-1"))
-        location = f"{sc.uri};st={status}"
+        location = f"{sc.uri};st={status}{_keep_flags(opts)}"
         return (
             303,
             _response(303, "See Other", "text/plain", b"", f"location: {location}\r\n"),
@@ -195,8 +196,16 @@ def serve(state: Any, proxy: Any, sc: StatsConf, st: Any, head: Any) -> tuple[in
         body = export_json(state, sc, flt_up, flt_nomaint).encode()
         return 200, _response(200, "OK", "application/json", body), close
     st_code = opts.get("st", "").partition("=")[2]
-    page = render_html(state, sc, admin, "norefresh" not in opts, st_code, flt_up, flt_nomaint)
+    page = render_html(
+        state, sc, admin, "norefresh" not in opts, st_code, flt_up, flt_nomaint, _keep_flags(opts)
+    )
     return 200, _response(200, "OK", "text/html", page.encode()), close
+
+
+def _keep_flags(opts: dict[str, str]) -> str:
+    """The display flags (`;up`, `;no-maint`, `;norefresh`) the form action and the
+    redirect after a POST carry on, as HAProxy's do, so the page stays as it was."""
+    return "".join(f";{flag}" for flag in ("up", "no-maint", "norefresh") if flag in opts)
 
 
 # ---------------------------------------------------------------- exports
@@ -289,7 +298,7 @@ def _apply(state: Any, srv: Any, action: str, weight: str) -> bool:
 _CSS = """body{font-family:arial,helvetica,sans-serif;font-size:12px;color:#000;background:#fff}
 table.tbl{border-collapse:collapse;border:1px solid #999;margin-bottom:10px}
 table.tbl td,table.tbl th{border:1px solid #999;padding:1px 4px;text-align:right}
-th.pxname{background:#b00040;color:#ffff40;font-weight:bold;text-align:left}
+table.tbl th.pxname{background:#b00040;color:#ffff40;font-weight:bold;text-align:left}
 tr.titre{background:#20D0D0;color:#000}
 tr.frontend{background:#e8e8d0}tr.backend{background:#e8e8d0}
 tr.active_up{background:#c0ffc0}tr.active_down{background:#ff9090}
@@ -304,9 +313,9 @@ _SERVER_CLASSES = (
     ("NOLB", "active_nolb"),
     ("no check", "active_no_check"),
     ("DOWN", "active_down"),
-    ("UP ", "active_going_up"),
     ("UP", "active_up"),
 )
+_TRANSITION = re.compile(r"(UP|DOWN) \d+/\d+")
 _COLUMNS = (
     ("Queue cur", "qcur"),
     ("Queue max", "qmax"),
@@ -334,6 +343,9 @@ def _row_class(row: Any) -> str:
     if row.obj_type == "B":
         return "backend"
     status = str(row.get("status") or "")
+    moving = _TRANSITION.match(status)  # `UP 1/3` is going down, `DOWN 1/2` going up
+    if moving:
+        return "active_going_down" if moving.group(1) == "UP" else "active_going_up"
     for prefix, cls in _SERVER_CLASSES:
         if status.startswith(prefix):
             return cls
@@ -348,8 +360,10 @@ def render_html(
     st_code: str = "",
     up: bool = False,
     no_maint: bool = False,
+    flags: str = "",
 ) -> str:
-    """The stats page: a summary, then one table per proxy with its servers."""
+    """The stats page: a summary, then one table per proxy with its servers; `flags`
+    (`;up;norefresh`...) is kept on the admin form's action."""
     rows = _rows(state, sc, up, no_maint)
     by_proxy: dict[int, list[Any]] = {}
     for r in rows:
@@ -390,7 +404,7 @@ def render_html(
         can_admin = admin and p.is_backend and any(r.obj_type == "S" for r in prows)
         out.append(f'<table class="tbl" id="px-{e(p.name)}">\n')
         if can_admin:
-            out.append(f'<form method="post" action="{e(sc.uri)}">\n')
+            out.append(f'<form method="post" action="{e(sc.uri + flags)}">\n')
         ncols = len(_COLUMNS) + 1 + (1 if can_admin else 0)
         out.append(
             f'<tr><th class="pxname" colspan="{ncols}"><a name="{e(p.name)}">{e(p.name)}</a>'

@@ -88,9 +88,10 @@ class RoundRobin(ConnTrackingNoop):
     def __init__(self, servers: Sequence[ServerLike], allbackups: bool) -> None:
         self._servers = servers
         self._allbackups = allbackups
-        # heap entries: [deadline, order, server]; _state: id(server) -> (base, count, weight)
+        # heap entries: [deadline, order, server, base, count, weight] (order is unique, so
+        # comparisons stop there); _state: id(server) -> its entry
         self._heap: list[list] = []
-        self._state: dict[int, tuple[float, int, int]] = {}
+        self._state: dict[int, list] = {}
         self._now = 0.0
         self.rebuild()
 
@@ -98,7 +99,7 @@ class RoundRobin(ConnTrackingNoop):
         group = select_group(self._servers, self._allbackups)
         now = self._now
         old = self._state
-        state: dict[int, tuple[float, int, int]] = {}
+        state: dict[int, list] = {}
         heap: list[list] = []
         same_weight: dict[int, int] = {}
         for srv in group:
@@ -113,22 +114,20 @@ class RoundRobin(ConnTrackingNoop):
             if prev is None:
                 base = now + (j + 0.5) / same_weight[w] / w
             else:
-                pbase, pcount, pw = prev
+                pbase, pcount, pw = prev[3], prev[4], prev[5]
                 ahead = pbase + pcount / pw - now
                 base = now + max(ahead, 0.0) * pw / w
-            state[key] = (base, 0, w)
-            heap.append([base, order, srv])
+            entry = [base, order, srv, base, 0, w]
+            state[key] = entry
+            heap.append(entry)
         heapq.heapify(heap)
         self._state = state
         self._heap = heap
 
     def _advance(self, entry: list) -> None:
-        srv = entry[2]
-        key = id(srv)
-        base, count, w = self._state[key]
-        count += 1
-        self._state[key] = (base, count, w)
-        entry[0] = base + count / w
+        count = entry[4] + 1
+        entry[4] = count
+        entry[0] = entry[3] + count / entry[5]
 
     def pick(self, ctx: PickContext, avoid: object | None = None) -> ServerLike | None:
         heap = self._heap
@@ -138,7 +137,9 @@ class RoundRobin(ConnTrackingNoop):
         srv = top[2]
         if srv is not avoid and (not srv.maxconn or srv.served < srv.maxconn):
             self._now = top[0]
-            self._advance(top)
+            count = top[4] + 1  # _advance, inline
+            top[4] = count
+            top[0] = top[3] + count / top[5]
             heapq.heapreplace(heap, top)
             return srv
         return self._pick_slow(avoid)

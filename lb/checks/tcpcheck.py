@@ -71,7 +71,15 @@ class TExpect:
         return self.regex.search(buf) is not None
 
 
-TStep = TConnect | TSend | TExpect
+@dataclass(frozen=True, slots=True)
+class TNoop:
+    """``tcp-check comment`` and ``set-var``/``unset-var``: rules that do
+    nothing here but take a step number, as in HAProxy."""
+
+    comment: str = ""
+
+
+TStep = TConnect | TSend | TExpect | TNoop
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +130,10 @@ def parse_tcp_check_rules(rules: Sequence[Sequence[str]]) -> Sequence_:
         kw, args = words[0], list(words[1:])
         if kw == "comment":
             pending_comment = args[0] if args else ""
+            steps.append(TNoop(pending_comment))
             continue
-        if kw in ("set-var", "unset-var"):
+        if kw.startswith(("set-var", "unset-var")):
+            steps.append(TNoop())
             continue
         comment, args = _pop_opt(args, "comment", pending_comment)
         pending_comment = ""
@@ -158,7 +168,8 @@ def parse_tcp_check_rules(rules: Sequence[Sequence[str]]) -> Sequence_:
                 f"'tcp-check' expects 'comment', 'connect', 'send', 'send-binary', 'expect', "
                 f"'set-var' or 'unset-var' but got '{kw}' as argument."
             )
-    if not steps or not isinstance(steps[0], TConnect):
+    first = next((st for st in steps if not isinstance(st, TNoop)), None)
+    if not isinstance(first, TConnect):
         steps.insert(0, TConnect(implicit=True))
     return Sequence_(tuple(steps))
 
@@ -222,8 +233,14 @@ async def run_sequence(
     outcome: Verdict
     try:
         async with asyncio.timeout(params.connect_timeout_ms() / 1000) as deadline:
-            for step_no, step in enumerate(seq.steps, 1):
+            # HAProxy numbers its rules from 1; the connect it adds itself
+            # before a ruleset that has none is step 0 (tcpcheck_get_step_id)
+            first = seq.steps[0] if seq.steps else None
+            base = 0 if isinstance(first, TConnect) and first.implicit else 1
+            for step_no, step in enumerate(seq.steps, base):
                 current = step
+                if isinstance(step, TNoop):
+                    continue
                 if isinstance(step, TConnect):
                     if proto is not None:
                         proto.close()
@@ -290,6 +307,8 @@ def _describe(step: TStep) -> str:
         return f"connect port {step.port}" if step.port else "connect"
     if isinstance(step, TSend):
         return "send data"
+    if isinstance(step, TNoop):
+        return "comment"
     return step.describe()
 
 
@@ -299,6 +318,8 @@ async def _expect(proto: _CheckProtocol, step: TExpect, step_no: int, seq: Seque
         eof = proto.eof or proto.error is not None
         if step.kind == "custom":
             assert step.custom is not None
+            if eof and not buf:  # tcpcheck_eval_recv: before any expect function
+                raise _Fail(step.error_status, _empty(step, step_no), 0)
             verdict = step.custom(buf, eof)
             if verdict is not None:
                 if verdict[0] in ("L7OK", "L6OK", "L4OK", "L7OKC"):
@@ -315,9 +336,7 @@ async def _expect(proto: _CheckProtocol, step: TExpect, step_no: int, seq: Seque
                     raise _Fail(step.error_status, _mismatch(step, step_no, buf, hit), 0)
             if eof:
                 if not buf:
-                    raise _Fail(
-                        step.error_status, f"TCPCHK got an empty response at step {step_no}", 0
-                    )
+                    raise _Fail(step.error_status, _empty(step, step_no), 0)
                 raise _Fail(step.error_status, _mismatch(step, step_no, buf, False), 0)
         await proto.wait()
 
@@ -333,8 +352,13 @@ def _mismatch(step: TExpect, step_no: int, buf: bytes, hit: bool) -> str:
     else:
         msg = f"{head} (regex) at step {step_no}"
     if step.comment:
-        msg += f" comment: '{step.comment}'"
+        msg += f" comment: {step.comment}"  # unquoted here, as HAProxy words it
     return msg
+
+
+def _empty(step: TExpect, step_no: int) -> str:
+    msg = f"TCPCHK got an empty response at step {step_no}"
+    return msg + (f" comment: '{step.comment}'" if step.comment else "")
 
 
 def first_line(buf: bytes) -> str:

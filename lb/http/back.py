@@ -18,7 +18,6 @@ from lb.http.h1 import (
     Head,
     find_head_end,
     parse_response_head,
-    response_has_body,
 )
 
 if TYPE_CHECKING:
@@ -174,7 +173,8 @@ class BackConn(asyncio.Protocol):
         if status == 101:
             self.mode = B_TUNNEL
             self.reusable = False
-        elif not response_has_body(status, self.method):
+        elif self.method == b"HEAD" or 100 <= status < 200 or status in (204, 304):
+            # no body (response_has_body, inline)
             self.mode = B_NONE
         elif head.chunked:
             self.mode = B_CHUNKED

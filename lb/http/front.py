@@ -22,7 +22,6 @@ from lb.http.h1 import (
     Head,
     find_head_end,
     parse_request_head,
-    request_keeps_alive,
 )
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
@@ -157,6 +156,12 @@ class FrontConn(asyncio.Protocol):
             self._request_body(data)
             return
         if not self.buf and phase in (P_HEAD, P_IDLE):
+            # the usual read: exactly one whole head, handled without the buffer
+            end = find_head_end(data)
+            if end == len(data) and end <= self.bufsize and type(data) is bytes:
+                self.m_req_start = 0.0
+                self._request(data, time.monotonic())
+                return
             self.m_req_start = time.monotonic()
         self.buf += data
         if phase in (P_HEAD, P_IDLE):
@@ -234,12 +239,17 @@ class FrontConn(asyncio.Protocol):
             self._reject(400, "PR", bytes(buf))
             return
         now = time.monotonic()
-        if end == len(buf):  # the usual read: one whole head
+        if end == len(buf):
             raw = bytes(buf)
             buf.clear()
         else:
             raw = bytes(buf[:end])
             del buf[:end]
+        self._request(raw, now)
+
+    def _request(self, raw: bytes, now: float) -> None:
+        """A request head `raw` read at `now` (what follows it stays in `self.buf`)."""
+        buf = self.buf
         start = self.m_req_start or now
         st = Stream(self, start)
         if self.listener.ssl is not None:
@@ -265,9 +275,16 @@ class FrontConn(asyncio.Protocol):
         st.head = head
         st.bytes_in = len(raw)  # HAProxy counts the whole request, head included
         st.method, st.uri, st.http_version = head.method, head.uri, head.version
-        self.http10 = head.http10
+        version = head.version
+        self.http10 = version == b"HTTP/1.0"
         # after Content-Length + Transfer-Encoding HAProxy closes: no request may follow
-        self.keep_alive = request_keeps_alive(head) and fe.http_keepalive and not head.cl_te
+        # (request_keeps_alive, inline)
+        self.keep_alive = (
+            not head.conn_close
+            and (version == b"HTTP/1.1" or head.conn_keepalive)
+            and fe.http_keepalive
+            and not head.cl_te
+        )
         if head.chunked:
             self.req_chunked = ChunkedReader()
             self.req_left = -1

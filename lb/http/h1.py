@@ -212,8 +212,7 @@ def _scan_fast(h: Head, raw: bytes) -> bool:
     (single Host and Content-Length, `chunked` alone, single-token Connection); False
     when the head needs the full scan, which then decides (and refuses) exactly as before."""
     cl = None
-    for m in _HOP.finditer(raw):
-        name, value = m.groups()
+    for name, value in _HOP.findall(raw):  # tuples, no match objects
         name = name.lower()
         value = value.rstrip(b" \t")
         if name == b"host":

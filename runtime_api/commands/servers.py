@@ -414,10 +414,11 @@ def cmd_shutdown_frontend(ctx: CommandContext, args: list[str], payload: str | N
 
 @command("shutdown sessions server")
 def cmd_shutdown_sessions_server(ctx: CommandContext, args: list[str], payload: str | None) -> None:
-    s = find_server(ctx.state, arg(args, 3))
-    for conn in list(ctx.state.conns):
-        if getattr(conn, "server", None) is s and getattr(conn, "transport", None) is not None:
-            conn.transport.abort()
+    # each stream on the server is killed as `shutdown session` does: server side first,
+    # then the client, logged with termination flags `K`
+    from runtime_api.commands.sessions import kill_server_sessions
+
+    kill_server_sessions(ctx.state, find_server(ctx.state, arg(args, 3)))
 
 
 # ---------------------------------------------------------------- limits

@@ -170,3 +170,49 @@ def test_server_state_local_file(lb, backend, tmp_path) -> None:  # type: ignore
     lb(cfg)
     assert wait_until(sock.exists)
     assert re.match(r"7 \(initial 1\)", cli(sock, "get weight be/a"))
+
+
+def test_shutdown_sessions_server_kills_only_that_server(lb, backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s1, s2 = backend("S1"), backend("S2")
+    port = free_port()
+    sock = tmp_path / "admin.sock"
+    cfg = _cfg(sock, port, f"    server s1 {HOST}:{s1.port}\n")
+    cfg = cfg.replace(  # a request with `x-to` goes to be2/s2
+        "    default_backend be\n",
+        "    use_backend be2 if { req.hdr(x-to) -m found }\n    default_backend be\n",
+    )
+    inst = lb(cfg + f"\nbackend be2\n    server s2 {HOST}:{s2.port}\n")
+    assert wait_until(sock.exists)
+    waiter = connect(port)
+    waiter.sendall(b"GET /delay?ms=15000 HTTP/1.1\r\nHost: x\r\n\r\n")
+    other = connect(port)
+    other.sendall(b"GET /delay?ms=15000 HTTP/1.1\r\nHost: x\r\nx-to: 1\r\n\r\n")
+    dl = connect(port)
+    dl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    dl.sendall(b"GET /big?size=500000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert dl.recv(65536).startswith(b"HTTP/1.1 200")
+
+    def streams() -> list[str]:
+        return [ln for ln in cli(sock, "show sess").splitlines() if " fe=fe " in ln]
+
+    assert wait_until(lambda: len(streams()) == 3, timeout=10), streams()
+    assert cli(sock, "shutdown sessions server be/s1") == "\n"
+    for c in (waiter, dl):  # both of s1's streams end at once
+        c.settimeout(5)
+        total = 0
+        while total < 500_000_000:
+            try:
+                chunk = c.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+        assert total < 500_000_000
+    left = wait_until(lambda: (ls := streams()) and len(ls) == 1 and ls, timeout=5)
+    assert left and " srv=s2 " in left[0], streams()  # be2/s2's stream is untouched
+    assert inst.wait_stderr(r" KH-- ", timeout=5), inst.stderr  # the one waiting for headers
+    assert inst.wait_stderr(r" KD-- ", timeout=5), inst.stderr  # the download
+    assert cli(sock, "shutdown sessions server be/nosuch") == "No such server.\n\n"
+    for c in (waiter, other, dl):
+        c.close()

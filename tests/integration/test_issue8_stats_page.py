@@ -86,7 +86,9 @@ def test_auth_html_and_refresh(setup) -> None:  # type: ignore[no-untyped-def]
     assert '<meta http-equiv="refresh" content="5">' in page
     assert 'id="px-be"' in page and 'data-name="a"' in page and 'class="legend"' in page
     assert '<form method="post" action="/stats">' in page
-    assert "refresh" not in _get(stats_port, "/stats;norefresh").body.decode()
+    page = _get(stats_port, "/stats;norefresh").body.decode()
+    assert 'http-equiv="refresh"' not in page
+    assert '<form method="post" action="/stats;norefresh">' in page  # kept after a POST
 
 
 def test_exports_equal_show_stat(setup) -> None:  # type: ignore[no-untyped-def]
@@ -126,6 +128,8 @@ def test_admin_post_changes_state(setup) -> None:  # type: ignore[no-untyped-def
     assert cli(sock, "get weight be/b") == "7 (initial 5)\n\n"
     r = _get(stats_port, "/stats", method="POST", body=b"s=zz&action=drain&b=be")
     assert r.header("location") == "/stats;st=ERRP"
+    r = _get(stats_port, "/stats;up;norefresh", method="POST", body=b"s=a&action=ready&b=be")
+    assert r.header("location") == "/stats;st=DONE;up;norefresh"
     page = _get(stats_port, "/stats;st=DONE").body.decode()
     assert "Action processed successfully." in page
 
