@@ -238,9 +238,13 @@ class ProxyAccept(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         fe = self.proxy
-        # HAProxy counts the connection (conn_tot, CumConns), not a session
+        # HAProxy counts the connection (conn_tot, CumConns), not a session. HAProxy 2.6
+        # raises no error counter here; lb also counts it as a request error (`ereq`)
+        # so that a broken PROXY sender shows up in `show stat` (a deliberate difference).
         fe.fe_counters.cum_conn += 1
         fe.fe_counters.conn_rate.add()
+        if reason:
+            fe.fe_counters.failed_req += 1
         state = getattr(fe, "state", None)
         if state is not None:
             state.cum_conns += 1

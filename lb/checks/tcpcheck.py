@@ -250,9 +250,7 @@ async def run_sequence(
                             loop, host, step.port or port, *tls_of(params, step.port)
                         )
                     except OSError as exc:
-                        info = _strerror(exc)
-                        if not step.implicit and not seq.proto:
-                            info += f" at step {step_no} of tcp-check ({_describe(step)})"
+                        info = _strerror(exc) + _connect_where(seq, step, step_no)
                         raise _Fail("L4CON", info) from None
                     connected = True
                     if params.timeout_check:
@@ -281,7 +279,8 @@ async def run_sequence(
         outcome = (fail.status, fail.code, fail.info)
     except TimeoutError:
         if not connected:
-            outcome = ("L4TOUT", None, "")
+            where = _connect_where(seq, current, step_no) if isinstance(current, TConnect) else ""
+            outcome = ("L4TOUT", None, where)
         else:
             status = current.tout_status if isinstance(current, TExpect) else "L7TOUT"
             info = ""
@@ -300,6 +299,17 @@ async def run_sequence(
     duration = int((time.monotonic() - start) * 1000)
     status, code, info = outcome
     return CheckResult.make(status, code=code, duration_ms=duration, info=info)
+
+
+def _connect_where(seq: Sequence_, step: TConnect, step_no: int) -> str:
+    """Where a user sequence failed to connect (HAProxy's chk_report_conn_err)."""
+    if seq.proto:
+        return ""
+    if step.implicit:
+        where = " at initial connection step of tcp-check"
+    else:
+        where = f" at step {step_no} of tcp-check ({_describe(step)})"
+    return where + (f" comment: '{step.comment}'" if step.comment else "")
 
 
 def _describe(step: TStep) -> str:

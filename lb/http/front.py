@@ -816,9 +816,7 @@ class FrontConn(asyncio.Protocol):
         self.phase = P_IDLE
         self.m_idle_from = time.monotonic()
         fe = self.frontend
-        self._arm(
-            fe.t_keepalive
-        )
+        self._arm(fe.t_keepalive)
         if self.buf:
             self.state.loop.call_soon(self._next_request)
 

@@ -111,7 +111,7 @@ def test_tcp_check_sequence_timeout_message(lb, scripted) -> None:  # noqa: ANN0
     state["ok"] = False
     lines = inst.wait_stderr(r"^.*Health check for server t/t1 failed.*$")
     assert lines and (
-        "reason: Layer7 timeout, info: \" at step 3 of tcp-check (expect string 'PONG') "
+        "reason: Layer7 timeout, info: \" at step 2 of tcp-check (expect string 'PONG') "
         "comment: 'pong test'\"" in lines[0]
     )
 

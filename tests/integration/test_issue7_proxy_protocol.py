@@ -137,7 +137,9 @@ def test_header_in_pieces_and_tcp_mode(lb) -> None:  # noqa: ANN001
 def test_malformed_header_closes_and_is_logged(lb, backend) -> None:  # noqa: ANN001
     be = backend("s1")
     port = free_port()
+    sock = f"/tmp/lb-pp-{port}.sock"
     inst = lb(
+        f"global\n    stats socket {sock} level admin\n"
         f"{DEFAULTS}\nfrontend fe\n    bind {HOST}:{port} accept-proxy\n    {LOGFMT}\n"
         f"    default_backend be\nbackend be\n    server s1 {HOST}:{be.port}\n"
     )
@@ -156,6 +158,16 @@ def test_malformed_header_closes_and_is_logged(lb, backend) -> None:  # noqa: AN
         r"^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] fe/1: ", lines[0]
     )
     assert be.accepted == 0
+    # lb counts the broken header as a request error of the frontend (ereq)
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(3)
+        c.connect(sock)
+        c.sendall(b"show stat 2 1 -1\n")
+        out = b""
+        while chunk := c.recv(65536):
+            out += chunk
+    row = [ln for ln in out.decode().splitlines() if ln.startswith("fe,FRONTEND,")][0]
+    assert row.split(",")[12] == "1"
 
 
 @pytest.mark.parametrize("kind", ["send-proxy", "send-proxy-v2"])

@@ -97,10 +97,10 @@ def test_tcp_check_sequence_messages() -> None:
     res = run_against(reply(b"NOPE\r\n"), seq)
     assert reason(res) == (
         'reason: Layer7 invalid response, info: "TCPCHK did not match content '
-        "'PONG' at step 3 comment: 'pong test'\""
+        "'PONG' at step 3 comment: pong test\""
     )
     res = run_against(reply(b""), seq)
-    assert 'info: "TCPCHK got an empty response at step 3"' in reason(res)
+    assert "info: \"TCPCHK got an empty response at step 3 comment: 'pong test'\"" in reason(res)
 
 
 def test_binary_and_regex_expects() -> None:
@@ -111,14 +111,29 @@ def test_binary_and_regex_expects() -> None:
 
 
 def test_smtp() -> None:
-    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(b"220 mail ready\r\n")
-        await r.readline()
-        w.write(b"250 hello\r\n")
-        await r.readline()
+    """HAProxy 2.6's smtpchk ends with QUIT: the check's code and text are
+    those of the answer to QUIT (compared with haproxy 2.6 on scripted peers)."""
 
-    res = run_against(h, smtp_check(["EHLO", "me"]))
-    assert reason(res) == 'reason: Layer7 check passed, code: 250, info: "hello"'
+    def peer(quit_answer: bytes) -> Handler:
+        async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(b"220 mail ready\r\n")
+            assert (await r.readline()) == b"EHLO me\r\n"
+            w.write(b"250-hello\r\n250 SIZE 1000\r\n")
+            assert (await r.readline()) == b"QUIT\r\n"
+            w.write(quit_answer)
+            await w.drain()
+
+        return h
+
+    res = run_against(peer(b"221 Bye\r\n"), smtp_check(["EHLO", "me"]))
+    assert reason(res) == 'reason: Layer7 check passed, code: 221, info: "Bye"'
+    # the colleague's scripted peer closed without answering QUIT: haproxy's words
+    res = run_against(peer(b""), smtp_check(["EHLO", "me"]))
+    assert reason(res) == (
+        'reason: Layer7 wrong status, code: 0, info: "TCPCHK got an empty response at step 7"'
+    )
+    res = run_against(peer(b"xyz\r\n"), smtp_check(["EHLO", "me"]))
+    assert reason(res) == "reason: Layer7 wrong status, code: 0"
     res = run_against(reply(b"554 go away\r\n", read=False), smtp_check([]))
     assert reason(res) == 'reason: Layer7 wrong status, code: 554, info: "go away"'
 
