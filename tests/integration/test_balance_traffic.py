@@ -8,7 +8,7 @@ import socket
 import threading
 
 import pytest
-from conftest import HOST, Reader, connect, free_port, get, wait_until
+from itest import HOST, Reader, connect, free_port, get, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 

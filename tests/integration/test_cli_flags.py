@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import HOST, free_port, get, http_cfg, run_lb, wait_until
+from itest import HOST, free_port, get, http_cfg, run_lb, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_lb
+from itest import REPO, run_lb
 
 pytestmark = pytest.mark.timeout(60)
 

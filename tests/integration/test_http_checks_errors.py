@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOST, free_port, get, http_cfg
+from itest import HOST, free_port, get, http_cfg
 
 from lb.http.errors import error_response
 
@@ -56,7 +56,7 @@ def test_error_pages_are_haproxys(lb, status):
         servers = f"    server s1 {HOST}:{free_port()}\n"
         path = "/"
     else:
-        from conftest import Backend
+        from itest import Backend
 
         b = Backend("s1")
         servers = f"    server s1 {HOST}:{b.port}\n"

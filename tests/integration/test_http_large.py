@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from conftest import HOST, Reader, connect, free_port, http_cfg
+from itest import HOST, Reader, connect, free_port, http_cfg
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import HOST, Reader, connect, free_port, get, http_cfg
+from itest import HOST, Reader, connect, free_port, get, http_cfg
 
 pytestmark = pytest.mark.timeout(30)
 

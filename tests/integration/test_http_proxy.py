@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from conftest import HOST, Reader, connect, free_port, get, http_cfg, raw_exchange, request
+from itest import HOST, Reader, connect, free_port, get, http_cfg, raw_exchange, request
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -4,7 +4,7 @@ page, nothing reaches the server) or normalised the way HAProxy 2.6 does."""
 from __future__ import annotations
 
 import pytest
-from conftest import HOST, free_port, http_cfg, raw_exchange
+from itest import HOST, free_port, http_cfg, raw_exchange
 
 from lb.http.errors import error_response
 
@@ -17,7 +17,7 @@ AFTER = b"GET /after HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """One lb and one backend for the whole module (fast)."""
-    from conftest import LB, Backend
+    from itest import LB, Backend
 
     b = Backend("s1")
     port = free_port()

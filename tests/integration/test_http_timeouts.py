@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import HOST, Reader, connect, free_port, get, raw_exchange, wait_until
+from itest import HOST, Reader, connect, free_port, get, raw_exchange, wait_until
 
 from lb.http.errors import error_response
 

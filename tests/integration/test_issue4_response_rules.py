@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import GLOBAL, HOST, Reader, connect, free_port, get, wait_until
+from itest import GLOBAL, HOST, Reader, connect, free_port, get, wait_until
 
 DEFAULTS = """\
 defaults

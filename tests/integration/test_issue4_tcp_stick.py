@@ -8,7 +8,7 @@ import re
 import socket
 import time
 
-from tests.integration.conftest import (
+from itest import (
     GLOBAL,
     HOST,
     Reader,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from itest import HOST, free_port, get, wait_until
 
-from tests.integration.conftest import HOST, free_port, get, wait_until
 from tests.integration.test_issue7_persist import cli
 
 pytestmark = pytest.mark.timeout(60)

@@ -7,8 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-
-from tests.integration.conftest import HOST, free_port, get, wait_until
+from itest import HOST, free_port, get, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,8 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-
-from tests.integration.conftest import HOST, Reader, connect, free_port, wait_until
+from itest import HOST, Reader, connect, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 

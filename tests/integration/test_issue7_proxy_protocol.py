@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from itest import HOST, Reader, connect, free_port, wait_port, wait_until
 
 from lb.proxy_protocol import build_v1, build_v2
-from tests.integration.conftest import HOST, Reader, connect, free_port, wait_port, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.integration.conftest import HOST, free_port, wait_port, wait_until
+from itest import HOST, free_port, wait_port, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

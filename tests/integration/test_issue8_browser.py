@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GLOBAL, HOST, free_port, get, wait_port, wait_until
+from itest import GLOBAL, HOST, free_port, get, wait_port, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import GLOBAL, HOST, free_port, request, wait_until
+from itest import GLOBAL, HOST, free_port, request, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

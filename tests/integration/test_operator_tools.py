@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HOST, LB, free_port, get, wait_port, wait_until
+from itest import HOST, LB, free_port, get, wait_port, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

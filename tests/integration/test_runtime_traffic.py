@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULTS, HOST, free_port, get, wait_until
+from itest import DEFAULTS, HOST, free_port, get, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import LB, free_port
+from itest import LB, free_port
 
 CFG = """
 global

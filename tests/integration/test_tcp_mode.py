@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import HOST, free_port, wait_until
+from itest import HOST, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(40)
 

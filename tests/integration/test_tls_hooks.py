@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_until
+from itest import free_port, wait_until
 
 from lb.tls import devpki
 
