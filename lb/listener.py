@@ -66,6 +66,10 @@ class Listener:
         "gate",
     )
 
+    # Sockets accepted but not yet handed to their protocol (a TLS handshake may be
+    # under way): a stopping worker waits for them as for open connections.
+    pending = 0
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
@@ -130,6 +134,7 @@ class Listener:
             if self.maxconn and self.nconn >= self.maxconn:
                 self.pause("maxconn")
             proto = self.factory(self)
+            Listener.pending += 1
             self.loop.create_task(self._connect(conn, proto))
 
     async def _connect(self, conn: socket.socket, proto: Any) -> None:
@@ -138,6 +143,7 @@ class Listener:
                 lambda: proto, conn, ssl=self.ssl
             )
         except Exception:
+            Listener.pending -= 1
             conn.close()
             self.connection_gone()
             if self.ssl is not None:
@@ -147,6 +153,7 @@ class Listener:
             if hasattr(proto, "handshake_failed"):
                 proto.handshake_failed()
             return
+        Listener.pending -= 1
         if self.ssl is not None:
             from lb.tls.conn import accepted as tls_accepted
 

@@ -259,6 +259,8 @@ class State:
                         b.close()
         if self.global_logger is not None:
             self.global_logger.flush()
+        if self.stopping:
+            self.check_empty()
         self.sweeper = self.loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     # ------------------------------------------------------------ accounting
@@ -298,8 +300,13 @@ class State:
             for lst in self.listeners:
                 if "global-maxconn" in lst.paused_by:
                     lst.resume("global-maxconn")
-        if self.stopping and not self.conns and self.on_empty is not None:
-            self.on_empty()
+        self.check_empty()
+
+    def check_empty(self) -> None:
+        """A stopping worker ends once no connection is open or still being accepted."""
+        if self.stopping and not self.conns and not Listener.pending and self.on_empty:
+            done, self.on_empty = self.on_empty, None
+            done()
 
     def stream_done(self, conn: Any, st: Stream) -> None:
         """Counters and the log line of a finished exchange."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
+from lb.listener import Listener
 from lb.pidfile import remove_pidfile, write_pidfile
 from lb.state import State
 
@@ -118,7 +119,7 @@ async def _serve(
         for c in list(state.conns):
             if getattr(c, "phase", None) == 0:  # idle keep-alive connection
                 c.transport.close()
-        if not state.conns:
+        if not state.conns and not Listener.pending:
             hard_stop()
             return
         hsa = state.cfg.global_.hard_stop_after

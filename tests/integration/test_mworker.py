@@ -262,7 +262,7 @@ class Client(threading.Thread):
         while not self.stop.is_set():
             try:
                 status, _ = http_get(self.port)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure is a dropped request
                 self.errors.append(repr(exc))
                 continue
             if status == 200:
