@@ -111,34 +111,46 @@ def _allow(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
     return (lambda st, head: STOP), args
 
 
-def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callable | None:
-    if not rules:
-        return None
+def compile_rule_steps(
+    rules: list[Rule],
+    acls: AclSet,
+    proxy: Any,
+    registry: dict[str, ActionBuilder],
+    keyword: str,
+) -> list[tuple[Callable[[Any], bool] | None, Action]]:
+    """Each rule line as (condition or None, action), through an action registry.
+
+    Shared by every rule family (`http-request`, `http-response`, `tcp-request` …):
+    `keyword` is only used in the alerts.
+    """
     steps: list[tuple[Callable[[Any], bool] | None, Action]] = []
     for r in rules:
         words = list(r.words)
         name = words[0]
         # `set-var(txn.x)`-style actions register by their prefix `set-var(`
-        builder = HTTP_REQUEST_ACTIONS.get(name) or HTTP_REQUEST_ACTIONS.get(
-            name.split("(")[0] + "("
-        )
+        builder = registry.get(name) or registry.get(name.split("(")[0] + "(")
         if builder is None:
-            raise r.where.error(
-                f"'http-request {name}' : unknown or unsupported action '{name}'.",
-            )
+            raise r.where.error(f"'{keyword} {name}' : unknown or unsupported action '{name}'.")
         try:
             act, rest = builder(words[1:], r, proxy)
             _, cond_words = _split_cond(rest)
             extra = rest[: len(rest) - len(cond_words)]
             if extra:
-                raise ValueError(f"'http-request {name}' : unexpected argument '{extra[0]}'.")
+                raise ValueError(f"'{keyword} {name}' : unexpected argument '{extra[0]}'.")
             acls.where = r.where  # the place of inline `{ }` ACLs
             cond = compile_condition(cond_words, acls) if cond_words else None
         except (AclError, ValueError, IndexError) as exc:
             raise r.where.error(
-                f"error detected while parsing an 'http-request {name}' rule : {exc}",
+                f"error detected while parsing an '{keyword} {name}' rule : {exc}",
             ) from None
         steps.append((cond, act))
+    return steps
+
+
+def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callable | None:
+    if not rules:
+        return None
+    steps = compile_rule_steps(rules, acls, proxy, HTTP_REQUEST_ACTIONS, "http-request")
 
     def run(st: Any, head: Head) -> Verdict:
         for cond, act in steps:

@@ -21,11 +21,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lb.acl import AclError, AclSet, compile_condition
+from lb.acl import AclSet
 from lb.config.model import Rule
 from lb.http import errors as http_errors
 from lb.http.h1 import Head, find_head_end
-from lb.rules import HTTP_REQUEST_ACTIONS, STOP
+from lb.rules import HTTP_REQUEST_ACTIONS, STOP, compile_rule_steps
 from lb.rules_extra import _fmt, tracker
 from lb.sample import BuildCtx, compile_sample
 from stick.table import now_ms
@@ -255,13 +255,6 @@ for _i in range(3):
 # ------------------------------------------------------------------ compiling
 
 
-def _split_cond(words: list[str]) -> tuple[list[str], list[str]]:
-    for i, w in enumerate(words):
-        if w in ("if", "unless"):
-            return words[:i], words[i:]
-    return words, []
-
-
 def compile_rules(
     rules: list[Rule],
     acls: AclSet,
@@ -272,26 +265,7 @@ def compile_rules(
     """One callable for a list of rules (None when there are none)."""
     if not rules:
         return None
-    steps: list[tuple[Callable[[Any], bool] | None, Action]] = []
-    for r in rules:
-        words = list(r.words)
-        name = words[0]
-        builder = registry.get(name) or registry.get(name.split("(")[0] + "(")
-        if builder is None:
-            raise r.where.error(f"'{keyword} {name}' : unknown or unsupported action '{name}'.")
-        try:
-            act, rest = builder(words[1:], r, proxy)
-            _, cond_words = _split_cond(rest)
-            extra = rest[: len(rest) - len(cond_words)]
-            if extra:
-                raise ValueError(f"'{keyword} {name}' : unexpected argument '{extra[0]}'.")
-            acls.where = r.where
-            cond = compile_condition(cond_words, acls) if cond_words else None
-        except (AclError, ValueError, IndexError) as exc:
-            raise r.where.error(
-                f"error detected while parsing an '{keyword} {name}' rule : {exc}",
-            ) from None
-        steps.append((cond, act))
+    steps = compile_rule_steps(rules, acls, proxy, registry, keyword)
 
     def run(st: Any, head: Any) -> Any:
         for cond, act in steps:
