@@ -163,6 +163,28 @@ class Proxy:
                 return srv
         return None
 
+    def retry_target(self, st: Any, srv: Server, tries: int) -> Server | None:
+        """After a failed connect (`tries` retries done so far): the server to try next,
+        or None to give up. Counts the failure, the retry and a redispatch (on the last
+        retry with `option redispatch`, another server is taken)."""
+        srv.counters.failed_conns += 1
+        self.be_counters.failed_conns += 1
+        if tries >= self.retries:
+            return None
+        st.retries += 1
+        srv.counters.retries += 1
+        self.be_counters.retries += 1
+        if tries + 1 == self.retries and self.options.get("redispatch") and len(self.servers) > 1:
+            other = self.pick(st, srv)
+            if other is not None and other is not srv:
+                self.release(srv)
+                self.take(other)
+                st.redispatched = True
+                other.counters.redispatches += 1
+                self.be_counters.redispatches += 1
+                return other
+        return srv
+
     def take(self, srv: Server) -> None:
         srv.served += 1
         srv.counters.cum_lbconn += 1

@@ -236,25 +236,15 @@ class TcpConn(asyncio.Protocol):
     def _connect_failed(self, term: str = "SC") -> None:
         be, srv, st = self.backend, self.server, self.stream
         assert be is not None and srv is not None and st is not None
-        srv.counters.failed_conns += 1
-        be.be_counters.failed_conns += 1
-        if self.tries < be.retries:
-            self.tries += 1
-            st.retries += 1
-            srv.counters.retries += 1
-            be.be_counters.retries += 1
-            if self.tries == be.retries and be.options.get("redispatch"):
-                other = be.pick(st, srv)
-                if other is not None and other is not srv:
-                    be.release(srv)
-                    be.take(other)
-                    st.redispatched = True
-                    be.be_counters.redispatches += 1
-                    self._use(other)
-                    return
-            self._connect(srv)
+        nxt = be.retry_target(st, srv, self.tries)
+        if nxt is None:
+            self._fail(term)
             return
-        self._fail(term)
+        self.tries += 1
+        if nxt is srv:
+            self._connect(srv)
+        else:
+            self._use(nxt)
 
     def _arm(self, seconds: float) -> None:
         self.expire = time.monotonic() + seconds if seconds else 0.0

@@ -543,31 +543,18 @@ class FrontConn(asyncio.Protocol):
             self.resume_client_reading()
 
     def _connect_failed(self, term: str = "SC") -> None:
-        be = self.backend
-        srv = self.server
-        st = self.stream
+        be, srv, st = self.backend, self.server, self.stream
         assert be is not None and srv is not None and st is not None
         self.back = None
-        srv.counters.failed_conns += 1
-        be.be_counters.failed_conns += 1
-        if self.tries < be.retries:
-            self.tries += 1
-            st.retries += 1
-            srv.counters.retries += 1
-            be.be_counters.retries += 1
-            if self.tries == be.retries and be.options.get("redispatch") and len(be.servers) > 1:
-                other = be.pick(st, srv)
-                if other is not None and other is not srv:
-                    be.release(srv)
-                    be.take(other)
-                    st.redispatched = True
-                    other.counters.redispatches += 1
-                    be.be_counters.redispatches += 1
-                    self._use_server(other)
-                    return
-            self._connect(srv)
+        nxt = be.retry_target(st, srv, self.tries)
+        if nxt is None:
+            self._reply_error(503, term)
             return
-        self._reply_error(503, term)
+        self.tries += 1
+        if nxt is srv:
+            self._connect(srv)
+        else:
+            self._use_server(nxt)
 
     # ------------------------------------------------------------ responses
 
