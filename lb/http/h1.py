@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import httptools
+
 # Header lines the proxy itself acts on, matched in one regex pass over the head.
 _HOP = re.compile(
     rb"\n(content-length|transfer-encoding|connection|host|upgrade|expect)[ \t]*:[ \t]*"
@@ -113,9 +115,13 @@ class Head:
     def path(self) -> bytes:
         uri = self.uri
         if uri[:1] != b"/" and b"://" in uri:
-            rest = uri.split(b"://", 1)[1]
-            slash = rest.find(b"/")
-            uri = rest[slash:] if slash >= 0 else b"/"
+            # absolute form (proxies, some clients): let llhttp's URL parser find the path
+            try:
+                return httptools.parse_url(uri).path or b"/"
+            except httptools.HttpParserInvalidURLError:
+                rest = uri.split(b"://", 1)[1]
+                slash = rest.find(b"/")
+                uri = rest[slash:] if slash >= 0 else b"/"
         q = uri.find(b"?")
         return uri if q < 0 else uri[:q]
 
