@@ -73,38 +73,54 @@ def _table_for(proxy: Any, name: str | None) -> Table:
     return t
 
 
+def track_setup(
+    n: int, args: list[str], rule: Rule, proxy: Any
+) -> tuple[Callable[[Any], tuple[Any, int] | None], Table, Any, list[str]]:
+    """The part every `track-scN KEY [table T]` action shares (http-request,
+    http-response, tcp-request): parse the arguments, find the table and compile
+    `attach(stream)`, which ties slot `n` of the stream to the key's entry and
+    returns `(entry, now_ms)` when it starts tracking, else None. Returns
+    `(attach, table, tracker, remaining words)`."""
+    if not args:
+        raise ValueError(f"'track-sc{n}' expects a key.")
+    key = compile_sample(args[0], _ctx(proxy, rule)).fn
+    rest = args[1:]
+    tname = None
+    if len(rest) >= 2 and rest[0] == "table":
+        tname, rest = rest[1], rest[2:]
+    table = _table_for(proxy, tname)
+    trk = tracker(table)
+    to_key = table.ktype.from_sample
+
+    def attach(st: Any) -> tuple[Any, int] | None:
+        sc = st.sc
+        if sc is None:
+            sc = st.sc = [None, None, None]
+        elif sc[n] is not None:
+            return None
+        k = to_key(key(st))
+        if k is None:
+            return None
+        now = now_ms()
+        e = table.get(k, now)
+        if e is None:
+            return None
+        e.use += 1
+        sc[n] = (table, e, trk)
+        return e, now
+
+    return attach, table, trk, rest
+
+
 def _track_builder(n: int) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
     def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-        if not args:
-            raise ValueError(f"'track-sc{n}' expects a key.")
-        key = compile_sample(args[0], _ctx(proxy, rule)).fn
-        rest = args[1:]
-        tname = None
-        if len(rest) >= 2 and rest[0] == "table":
-            tname = rest[1]
-            rest = rest[2:]
-        table = _table_for(proxy, tname)
-        trk = tracker(table)
-        to_key = table.ktype.from_sample
+        attach, _table, trk, rest = track_setup(n, args, rule, proxy)
         bump_req = trk.req
 
         def run(st: Any, head: Head) -> None:
-            sc = st.sc
-            if sc is None:
-                sc = st.sc = [None, None, None]
-            elif sc[n] is not None:
-                return None
-            k = to_key(key(st))
-            if k is None:
-                return None
-            now = now_ms()
-            e = table.get(k, now)
-            if e is None:
-                return None
-            e.use += 1
-            sc[n] = (table, e, trk)
-            if bump_req is not None:
-                bump_req(e, now, 1)
+            hit = attach(st)
+            if hit is not None and bump_req is not None:
+                bump_req(hit[0], hit[1], 1)
             return None
 
         return run, rest

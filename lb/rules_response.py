@@ -26,9 +26,7 @@ from lb.config.model import Rule
 from lb.http import errors as http_errors
 from lb.http.h1 import Head, find_head_end
 from lb.rules import HTTP_REQUEST_ACTIONS, STOP, compile_rule_steps
-from lb.rules_extra import _fmt, tracker
-from lb.sample import BuildCtx, compile_sample
-from stick.table import now_ms
+from lb.rules_extra import _fmt, track_setup
 
 Action = Callable[[Any, Head], Any]
 ActionBuilder = Callable[[list[str], Rule, Any], tuple[Action, list[str]]]
@@ -214,34 +212,10 @@ def _track_builder(n: int) -> ActionBuilder:
     """`http-response track-scN KEY [table T]`: track without counting a request."""
 
     def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-        if not args:
-            raise ValueError(f"'track-sc{n}' expects a key.")
-        key = compile_sample(args[0], BuildCtx(proxy.state, proxy, rule.where)).fn
-        rest = args[1:]
-        tname = None
-        if len(rest) >= 2 and rest[0] == "table":
-            tname, rest = rest[1], rest[2:]
-        tables = getattr(proxy.state, "tables", {}) or {}
-        table = tables.get(tname or proxy.name)
-        if table is None:
-            raise ValueError(f"unable to find table '{tname or proxy.name}'.")
-        trk = tracker(table)
-        to_key = table.ktype.from_sample
+        attach, _table, _trk, rest = track_setup(n, args, rule, proxy)
 
         def run(st: Any, head: Head) -> None:
-            sc = st.sc
-            if sc is None:
-                sc = st.sc = [None, None, None]
-            elif sc[n] is not None:
-                return
-            k = to_key(key(st))
-            if k is None:
-                return
-            e = table.get(k, now_ms())
-            if e is None:
-                return
-            e.use += 1
-            sc[n] = (table, e, trk)
+            attach(st)
 
         return run, rest
 

@@ -24,9 +24,8 @@ from typing import Any
 from lb.acl import AclSet
 from lb.config.model import Rule
 from lb.rules import HTTP_REQUEST_ACTIONS
-from lb.rules_extra import tracker
+from lb.rules_extra import track_setup
 from lb.rules_response import compile_rules
-from lb.sample import BuildCtx, compile_sample
 from lb.stream import Stream
 from stick.table import now_ms
 
@@ -129,40 +128,16 @@ def _reject(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]
 
 def _track_builder(n: int) -> ActionBuilder:
     def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-        if not args:
-            raise ValueError(f"'track-sc{n}' expects a key.")
-        key = compile_sample(args[0], BuildCtx(proxy.state, proxy, rule.where)).fn
-        rest = args[1:]
-        tname = None
-        if len(rest) >= 2 and rest[0] == "table":
-            tname, rest = rest[1], rest[2:]
-        tables = getattr(proxy.state, "tables", {}) or {}
-        table = tables.get(tname or proxy.name)
-        if table is None:
-            if tname:
-                raise ValueError(f"unable to find table '{tname}'.")
-            raise ValueError(f"no table declared in proxy '{proxy.name}'.")
-        trk = tracker(table)
-        to_key = table.ktype.from_sample
+        attach, table, trk, rest = track_setup(n, args, rule, proxy)
         conn_cnt = table.bumper("conn_cnt")
         has_cur = table.has("conn_cur")
         http = proxy.mode == "http"
 
         def run(st: Any, head: Any) -> None:
-            sc = st.sc
-            if sc is None:
-                sc = st.sc = [None, None, None]
-            elif sc[n] is not None:
+            hit = attach(st)
+            if hit is None:
                 return None
-            k = to_key(key(st))
-            if k is None:
-                return None
-            now = now_ms()
-            e = table.get(k, now)
-            if e is None:
-                return None
-            e.use += 1
-            sc[n] = (table, e, trk)
+            e, now = hit
             if isinstance(st, Session):  # the connection starts being tracked
                 if conn_cnt is not None:
                     conn_cnt(e, now, 1)
