@@ -364,6 +364,15 @@ async def start_cli_listener(
     def factory() -> CliProtocol:
         return CliProtocol(loop, spec, make_context, timeout_ms)
 
+    return await listen_cli(loop, spec, factory)
+
+
+async def listen_cli(
+    loop: asyncio.AbstractEventLoop, spec: StatsSocketSpec, factory: Callable[[], asyncio.Protocol]
+) -> asyncio.AbstractServer:
+    """Listen on a CLI address (stats socket or Master CLI): a unix socket replaces a
+    stale one left by a previous process and gets its mode and owner; TCP reuses the
+    address."""
     if spec.family in ("unix", "abns"):
         path = spec.address
         assert isinstance(path, str)

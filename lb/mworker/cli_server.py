@@ -11,13 +11,12 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import stat
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lb.mworker.master_cli import Forward, MasterCliSession, MasterView, Write
 from runtime_api.registry import Level, Registry
-from runtime_api.server import StatsSocketSpec, parse_stats_socket_line
+from runtime_api.server import StatsSocketSpec, listen_cli, parse_stats_socket_line
 
 ForwardFn = Callable[[int, bytes], Awaitable[bytes]]
 
@@ -100,24 +99,7 @@ async def start_master_cli(
     def factory() -> MasterCliProtocol:
         return MasterCliProtocol(master, registry, spec.level, forward)
 
-    if spec.family in ("unix", "abns"):
-        path = spec.address
-        assert isinstance(path, str)
-        if spec.family == "unix":
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISSOCK(os.stat(path).st_mode):
-                    os.unlink(path)
-        server = await loop.create_unix_server(factory, path=path)
-        if spec.family == "unix":
-            if spec.mode is not None:
-                os.chmod(path, spec.mode)
-            if spec.uid is not None or spec.gid is not None:
-                uid = -1 if spec.uid is None else spec.uid
-                gid = -1 if spec.gid is None else spec.gid
-                os.chown(path, uid, gid)
-        return server
-    host, port = spec.address  # type: ignore[misc]
-    return await loop.create_server(factory, host=host, port=port, reuse_address=True)
+    return await listen_cli(loop, spec, factory)
 
 
 def unlink_master_socket(spec: StatsSocketSpec, server: Any) -> None:
