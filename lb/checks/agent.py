@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lb.checks.health import Health, log_line
+from lb.checks.health import Health, HealthNumbers, log_line
 from lb.checks.params import CheckParams
 from lb.checks.result import CheckResult
 from lb.checks.runner import _CheckProtocol, _connect, _strerror
@@ -61,7 +61,7 @@ def parse_agent_reply(text: str) -> AgentReply:
     return out
 
 
-class AgentCheck:
+class AgentCheck(HealthNumbers):
     """One server's agent check (``server.agent``); exposes ``status``,
     ``last_result``, ``rise``, ``fall``, ``health`` as the health check does,
     for the ``agent_*`` columns of ``show stat``."""
@@ -81,22 +81,7 @@ class AgentCheck:
         self._loop = loop
         self._task: asyncio.Task[None] | None = None
 
-    # the numbers show stat needs
-    @property
-    def status(self) -> str:
-        return self._health.status
-
-    @property
-    def rise(self) -> int:
-        return self._health.rise
-
-    @property
-    def fall(self) -> int:
-        return self._health.fall
-
-    @property
-    def health(self) -> int:
-        return self._health.health
+    # health, rise, fall and status for show stat come from HealthNumbers
 
     def start(self) -> None:
         if self.port <= 0 or (self._task is not None and not self._task.done()):

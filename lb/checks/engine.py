@@ -22,7 +22,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lb.checks.health import Health, log_line
+from lb.checks.health import Health, HealthNumbers, log_line
 from lb.checks.params import CheckParams
 from lb.checks.result import RES_FAILED, CheckResult
 from lb.checks.runner import run_check
@@ -31,7 +31,7 @@ from lb.checks.steps import CheckSpec, Step, build_tcp_check
 log = logging.getLogger(__name__)
 
 
-class HealthCheck:
+class HealthCheck(HealthNumbers):
     """One server's health check.
 
     ``pause()``/``resume()`` are the runtime ``disable health`` / ``enable
@@ -63,23 +63,7 @@ class HealthCheck:
         self._task: asyncio.Task[None] | None = None
         self._sleeper: asyncio.Future[None] | None = None
 
-    # --- the numbers show stat needs -------------------------------------
-    @property
-    def health(self) -> int:
-        return self._health.health
-
-    @property
-    def rise(self) -> int:
-        return self._health.rise
-
-    @property
-    def fall(self) -> int:
-        return self._health.fall
-
-    @property
-    def status(self) -> str:
-        """Short status code of the last result (``INI`` before the first)."""
-        return self._health.status
+    # health, rise, fall and status for show stat come from HealthNumbers
 
     @property
     def up(self) -> bool:

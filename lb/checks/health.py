@@ -122,3 +122,26 @@ def log_line(
         f"{kind} check for {who} {proxy}/{server} {cond}{verb}, {result.reason()}, "
         f"status: {num}/{den} {state}."
     )
+
+
+class HealthNumbers:
+    """What `show stat` reads of a check or an agent, from its `_health` counter."""
+
+    _health: Health
+
+    @property
+    def health(self) -> int:
+        return self._health.health
+
+    @property
+    def rise(self) -> int:
+        return self._health.rise
+
+    @property
+    def fall(self) -> int:
+        return self._health.fall
+
+    @property
+    def status(self) -> str:
+        """Short status code of the last result (``INI`` before the first)."""
+        return self._health.status
