@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from lb.config.addr import BindAddr
 
 
+def endpoint_addresses(transport: Any) -> tuple[str, int, str, int]:
+    """(client ip, client port, local ip, local port) of an accepted connection;
+    a unix socket reads as `unix`, port 0, as in HAProxy's logs."""
+    peer = transport.get_extra_info("peername")
+    sock = transport.get_extra_info("sockname")
+    cip, cport = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0)
+    fip, fport = (sock[0], sock[1]) if isinstance(sock, tuple) else ("unix", 0)
+    return cip, cport, fip, fport
+
+
 def open_listen_socket(addr: BindAddr, backlog: int = 1024) -> socket.socket:
     """Create, bind and listen; `fd@N` takes over an already open socket."""
     if addr.family == "fd":

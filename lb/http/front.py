@@ -23,6 +23,7 @@ from lb.http.h1 import (
     find_head_end,
     parse_request_head,
 )
+from lb.listener import endpoint_addresses
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
 from lb.rules_response import on_response
@@ -125,16 +126,8 @@ class FrontConn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        sock = transport.get_extra_info("sockname")
-        if isinstance(peer, tuple):
-            self.client_ip, self.client_port = peer[0], peer[1]
-        else:
-            self.client_ip, self.client_port = "unix", 0
-        if isinstance(sock, tuple):
-            self.frontend_ip, self.frontend_port = sock[0], sock[1]
-        else:
-            self.frontend_ip, self.frontend_port = "unix", 0
+        addrs = endpoint_addresses(transport)
+        self.client_ip, self.client_port, self.frontend_ip, self.frontend_port = addrs
         self.state.conn_opened(self)
         hook = self.frontend.conn_hook  # tcp-request connection rules
         if hook is not None and not hook(self):
