@@ -78,6 +78,8 @@ class Table:
         self.order: SortedList = SortedList()
         self._buckets: dict[int, list[Any]] = {}
         self._bucket_order: SortedList = SortedList()
+        self._exp_now = -1  # the `now` of `_exp_val`, shared by entries refreshed then
+        self._exp_val = 0
 
     # ------------------------------------------------------------ entries
 
@@ -103,14 +105,24 @@ class Table:
         """The entry for `key`, created if needed, its expiry refreshed.
 
         None when the table is full and nothing can be evicted (`nopurge`).
+        A hit only writes `exp` (the expiry index catches up lazily): this
+        runs for every tracked request.
         """
         e = self.entries.get(key)
         if now is None:
             now = now_ms()
         if e is not None:
-            if self.expire:
-                e.exp = now + self.expire
+            # Entries refreshed in the same ms share one `exp` int object: no
+            # allocation, and freeing the old value touches hot memory.
+            if now == self._exp_now:
+                e.exp = self._exp_val
+            elif self.expire:
+                self._exp_now = now
+                e.exp = self._exp_val = now + self.expire
             return e
+        return self._create(key, now)
+
+    def _create(self, key: Any, now: int) -> Any:
         if len(self.entries) >= self.size and not self._evict(now):
             return None
         e = self.entry_cls()
@@ -121,7 +133,10 @@ class Table:
         self.entries[key] = e
         self.order.add(key)
         if self.expire:
-            e.exp = now + self.expire
+            if now != self._exp_now:
+                self._exp_now = now
+                self._exp_val = now + self.expire
+            e.exp = self._exp_val
             self._file(e)
         else:
             e.exp = 0

@@ -110,3 +110,43 @@ def test_key_types() -> None:
     assert KeyType("integer", 4).from_text("-3") is None
     assert KeyType("string", 4).from_text("abcdef") == "abcd"
     assert KeyType("ip", 4).from_sample("::ffff:1.2.3.4") == 0x01020304
+
+
+def test_key_from_sample_per_type() -> None:
+    ip = KeyType("ip", 4)
+    assert ip == KeyType("ip", 4) and hash(ip) == hash(KeyType("ip", 4))
+    assert ip.from_sample("10.1.2.3") == 0x0A010203
+    for bad in (None, b"10.1.2.3", 5, "10.1.2", "010.1.2.3", "10.1.2.3\0", "::1", "::ffff:x"):
+        assert ip.from_sample(bad) is None
+    v6 = KeyType("ipv6", 16)
+    assert v6.from_sample("::1") == 1
+    assert v6.from_sample("10.1.2.3") == (0xFFFF << 32) | 0x0A010203
+    assert v6.from_sample(None) is None and v6.from_sample(b"::1") is None
+    integer = KeyType("integer", 4)
+    assert [integer.from_sample(v) for v in (True, 7, -1, "12", "x", None)] == [
+        1,
+        7,
+        0xFFFFFFFF,
+        12,
+        None,
+        None,
+    ]
+    assert KeyType("string", 4).from_sample(b"abcdef") == "abcd"
+    assert KeyType("string", 4).from_sample(None) is None
+    assert KeyType("binary", 4).from_sample("ab") == b"ab\0\0"
+    assert KeyType("binary", 4).from_sample(None) is None
+
+
+def test_refresh_in_same_ms_and_after() -> None:
+    t = parse_stick_table("t", words("type integer size 10 expire 2s store gpc0"))
+    a, b = t.get(1, now=100), t.get(2, now=100)
+    assert a.exp == b.exp == 2100
+    t.get(1, now=700)
+    assert a.exp == 2700 and b.exp == 2100
+    t.get(2, now=700)
+    assert b.exp == 2700
+    assert t.purge(now=2500) == 0 and t.purge(now=3800) == 2
+    # no expiry: a refresh leaves exp at 0 whatever the clock says
+    n = parse_stick_table("n", words("type integer size 10 store gpc0"))
+    e = n.get(1, now=5)
+    assert n.get(1, now=6) is e and n.get(1) is e and e.exp == 0
