@@ -14,6 +14,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from lb.balance import make_balancer
+from lb.balance.base import ConnTrackingNoop
 from lb.counters import Counters
 from lb.server import Server
 
@@ -85,6 +86,10 @@ class Proxy:
             if self.is_backend
             else None
         )
+        # roundrobin & co ignore connection counts: take/release skip telling them
+        self.bal_counts_conns = self.balancer is not None and not isinstance(
+            self.balancer, ConnTrackingNoop
+        )
         self.last_change = time.monotonic()
         self.down_trans = 0
         self.was_available = True
@@ -99,6 +104,8 @@ class Proxy:
         self.originalto: dict[str, Any] | None = None
         self.http_keepalive = True
         self.log_stream: Any = None
+        self.persist: Any = None  # lb.persist: cookie persistence (set at build time)
+        self.plain_out = True  # the request head is forwarded unchanged (set at build time)
         # httpclose / http-server-close: one server connection per request (either side)
         opts = conf.options
         self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))
@@ -190,12 +197,14 @@ class Proxy:
         srv.counters.cum_lbconn += 1
         self.beconn += 1
         self.be_counters.cum_lbconn += 1
-        self.balancer.on_take(srv)
+        if self.bal_counts_conns:
+            self.balancer.on_take(srv)
 
     def release(self, srv: Server) -> None:
         srv.served -= 1
         self.beconn -= 1
-        self.balancer.on_release(srv)
+        if self.bal_counts_conns:
+            self.balancer.on_release(srv)
         if srv.queue or self.queue:
             self.dequeue(srv)
         else:  # what dequeue leaves when nobody waits

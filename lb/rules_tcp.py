@@ -46,17 +46,10 @@ class Session(Stream):
     so the sample fetches work on it as on a stream."""
 
     def __init__(self, conn: Any) -> None:  # no Stream.__init__: no id is taken
-        self.client_ip = conn.client_ip
-        self.client_port = conn.client_port
-        self.frontend_ip = conn.frontend_ip
-        self.frontend_port = conn.frontend_port
-        self.accept_time = conn.accept_time
-        self.m_accept = conn.m_accept
+        self.conn = conn  # addresses and accept times are read through it (lb.stream)
         self.m_start = conn.m_accept
-        self.request_time = conn.accept_time
         fe = conn.frontend
         self.frontend = fe
-        self.frontend_name = fe.name
         self.backend_name = fe.name
         self.http = fe.mode == "http"
 

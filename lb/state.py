@@ -29,6 +29,7 @@ from lb.rules_extra import stream_done as stick_stream_done
 from lb.stream import Stream
 
 SWEEP_INTERVAL = 0.05
+monotonic = time.monotonic
 
 
 class State:
@@ -99,7 +100,9 @@ class State:
             rules_setup.build_proxy(self, p, acls)  # responses, tcp rules, stick, monitor, ids
             if p.is_frontend:
                 p.route = self._router(p, pc, backends, acls)  # type: ignore[method-assign]
-            p.persist = build_persist(p, acls)  # type: ignore[attr-defined]  # cookie persistence
+            p.persist = build_persist(p, acls)  # cookie persistence
+            # no forwardfor/originalto/persistence: the request head goes out as received
+            p.plain_out = p.forwardfor is None and p.originalto is None and p.persist is None
             with acl_setup.logging_ctx(self, p):
                 build_proxy_logging(p, self)
         acl_setup.finish(self)
@@ -308,9 +311,27 @@ class State:
             done, self.on_empty = self.on_empty, None
             done()
 
-    def stream_done(self, conn: Any, st: Stream) -> None:
-        """Counters and the log line of a finished exchange."""
-        st.finish()
+    def stream_done(self, conn: Any, st: Stream, now: float = 0.0) -> None:
+        """Counters and the log line of a finished exchange.
+
+        The busiest function after the parsers: `Stream.finish`, HAProxy's session
+        counters and its sliding time averages are written out inline here."""
+        if not now:
+            now = monotonic()
+        # Stream.finish, inline: the millisecond timers from the monotonic marks
+        base = st.m_start
+        m_head = st.m_head
+        m_queue = st.m_queue
+        m_connect = st.m_connect
+        tq = tc = tr = -1
+        if m_head and m_queue:
+            tq = int((m_queue - m_head) * 1000)
+        if m_connect and m_queue:
+            tc = int((m_connect - m_queue) * 1000)
+            if st.m_response:
+                tr = int((st.m_response - m_connect) * 1000)
+        ta = int((now - base) * 1000)
+        tt = ta + st.t_idle + st.t_handshake
         fe = conn.frontend
         fc = fe.fe_counters
         b_in = st.bytes_in
@@ -325,19 +346,15 @@ class State:
             if fe.mode == "http":
                 fc.hrsp[hrsp] += 1
         be = st.backend
-        st.actconn = self.actconn
-        st.feconn = fe.feconn
         if be is not None:
             bc = be.be_counters
             now_sec = counters_mod._now_sec
+            bc.cum_sess += 1
             if be is not fe:
                 # Counters.session_start, inline (cur_sess is then the backend's count)
-                bc.cum_sess += 1
                 if bc.cur_sess + 1 > bc.max_sess:
                     bc.max_sess = bc.cur_sess + 1
                 bc.cur_sess = be.beconn
-            else:
-                bc.cum_sess += 1
             rc = bc.sess_rate
             if rc.sec == now_sec:
                 rc.curr += 1
@@ -351,20 +368,48 @@ class State:
             else:
                 hrsp = -1
             srv = st.server
-            st.beconn = be.beconn
-            st.backend_queue = len(be.queue)
             if srv is not None:
                 sc = srv.counters
                 sc.bytes_in += b_in
                 sc.bytes_out += b_out
                 if hrsp >= 0:
                     sc.hrsp[hrsp] += 1
-                counters_mod.record_times2(
-                    sc, bc, st.t_queue, st.t_connect, st.t_response, st.t_total
-                )
-                st.srv_queue = len(srv.queue)
+                # HAProxy's sliding averages over 1024 samples (SlidingAverage.add, inline:
+                # `(sum + 1023) >> 10` is its `(sum + n - 1) // n`), server then backend
+                for c in (sc, bc):
+                    if tq >= 0:
+                        avg = c.qtime
+                        avg.sum += tq - ((avg.sum + 1023) >> 10)
+                        if tq > c.qtime_max:
+                            c.qtime_max = tq
+                    if tc >= 0:
+                        avg = c.ctime
+                        avg.sum += tc - ((avg.sum + 1023) >> 10)
+                        if tc > c.ctime_max:
+                            c.ctime_max = tc
+                    if tr >= 0:
+                        avg = c.rtime
+                        avg.sum += tr - ((avg.sum + 1023) >> 10)
+                        if tr > c.rtime_max:
+                            c.rtime_max = tr
+                    avg = c.ttime
+                    avg.sum += tt - ((avg.sum + 1023) >> 10)
+                    if tt > c.ttime_max:
+                        c.ttime_max = tt
         log = fe.log_stream
         if log is not None:
+            # what only the log line reads: the timers and the counts at the end
+            if m_head:
+                st.t_request = int((m_head - base) * 1000)
+            st.t_queue, st.t_connect, st.t_response = tq, tc, tr
+            st.t_active, st.t_total = ta, tt
+            st.actconn = self.actconn
+            st.feconn = fe.feconn
+            if be is not None:
+                st.beconn = be.beconn
+                st.backend_queue = len(be.queue)
+                if st.server is not None:
+                    st.srv_queue = len(st.server.queue)
             log(st)
         if st.sc is not None:  # after the log line, which may read the counters
             stick_stream_done(st)

@@ -65,18 +65,46 @@ class Stream:
         Stream.last_uniq_id += 1
         self.sid = Stream.last_uniq_id
         self.epoch = Stream.sess_epoch
-        self.client_ip = conn.client_ip
-        self.client_port = conn.client_port
-        self.frontend_ip = conn.frontend_ip
-        self.frontend_port = conn.frontend_port
-        self.accept_time = conn.accept_time
-        self.m_accept = conn.m_accept
+        self.conn = conn
         self.m_start = m_start
-        self.request_time = conn.accept_time + (m_start - conn.m_accept)
         fe = conn.frontend
         self.frontend = fe
-        self.frontend_name = fe.name
         self.backend_name = fe.name
+
+    # --- what the connection knows (read through it: a stream per request stays cheap)
+
+    @property
+    def client_ip(self) -> Any:
+        return self.conn.client_ip
+
+    @property
+    def client_port(self) -> Any:
+        return self.conn.client_port
+
+    @property
+    def frontend_ip(self) -> Any:
+        return self.conn.frontend_ip
+
+    @property
+    def frontend_port(self) -> Any:
+        return self.conn.frontend_port
+
+    @property
+    def accept_time(self) -> float:
+        return self.conn.accept_time
+
+    @property
+    def m_accept(self) -> float:
+        return self.conn.m_accept
+
+    @property
+    def request_time(self) -> float:
+        conn = self.conn
+        return conn.accept_time + (self.m_start - conn.m_accept)
+
+    @property
+    def frontend_name(self) -> str:
+        return self.frontend.name
 
     # --- balancer PickContext -------------------------------------------------
 

@@ -196,7 +196,7 @@ class BackConn(asyncio.Protocol):
             front.keep_alive = False
         elif head.conn_close or (front.http10 and not head.conn_keepalive):
             raw = _set_connection(raw, b"keep-alive" if front.http10 else None)
-        persist = getattr(front.backend, "persist", None)
+        persist = front.backend.persist
         if persist is not None:  # cookie persistence: insert/rewrite/prefix Set-Cookie
             raw = persist.on_response(front.stream, self.method, status, raw)
         self._first_write(front, head, raw, rest, data if raw is raw_in else None)
@@ -342,14 +342,14 @@ class BackConn(asyncio.Protocol):
         self.buf.clear()
         self.idle = False
 
-    def park(self, idle_timeout: float) -> bool:
-        """Put an unused connection into the server's idle list."""
+    def park(self, idle_timeout: float, now: float = 0.0) -> bool:
+        """Put an unused connection into the server's idle list (`now`: the clock, if read)."""
         if not self.reusable or self.closed or self.transport is None:
             return False
         if self.transport.is_closing():
             return False
         self.idle = True
-        self.idle_expire = time.monotonic() + idle_timeout
+        self.idle_expire = (now or time.monotonic()) + idle_timeout
         self.server.idle.append(self)
         return True
 

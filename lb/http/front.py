@@ -29,7 +29,7 @@ from lb.proxy_send import proxy_line
 from lb.rules_response import on_response
 from lb.stream import Stream
 from lb.tls import connect_kwargs as tls_connect_kwargs
-from lb.tls.conn import stream_tls
+from lb.tls.conn import ssl_object
 
 if TYPE_CHECKING:
     from lb.proxy import Proxy
@@ -79,6 +79,7 @@ class FrontConn(asyncio.Protocol):
         "srv_close",
         "replay",
         "sess",
+        "tls_vals",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -121,6 +122,7 @@ class FrontConn(asyncio.Protocol):
         # when a reused idle connection turns out to be closed (None if not replayable)
         self.replay: bytes | None = None
         self.sess: Any = None  # lb.rules_tcp.Session when tcp-request connection rules ran
+        self.tls_vals: tuple | None = None  # (ssl object, version, cipher), read once
 
     # ------------------------------------------------------------ connection
 
@@ -246,7 +248,7 @@ class FrontConn(asyncio.Protocol):
         start = self.m_req_start or now
         st = Stream(self, start)
         if self.listener.ssl is not None:
-            stream_tls(st, self.transport)
+            self._stream_tls(st)
         st.t_idle = int((start - (self.m_idle_from or self.m_accept)) * 1000)
         self.m_req_start = now if buf else 0.0
         st.m_head = now
@@ -318,7 +320,7 @@ class FrontConn(asyncio.Protocol):
                 if verdict is not None:
                     self._answer(verdict)
                     return
-        self.out_head = self._outgoing_head(head, be)
+        self.out_head = head.raw if fe.plain_out and be.plain_out else self._outgoing_head(head, be)
         # httpclose / http-server-close (either side): one server connection per request
         self.srv_close = fe.server_close or be.server_close
         if self.srv_close and not head.conn_close:
@@ -330,11 +332,23 @@ class FrontConn(asyncio.Protocol):
             self._request_body(data)
             if self.stream is not st:  # the body was refused
                 return
-        self._assign()
+        self._assign(now)
+
+    def _stream_tls(self, st: Stream) -> None:
+        """What logs and `ssl_fc*` fetches read, asked of OpenSSL once per connection."""
+        vals = self.tls_vals
+        if vals is None:
+            obj = ssl_object(self.transport)
+            if obj is None:
+                return
+            cipher = obj.cipher()
+            vals = self.tls_vals = (obj, obj.version(), cipher[0] if cipher else None)
+        st.frontend_is_ssl = True
+        st.ssl_obj, st.ssl_version, st.ssl_cipher = vals
 
     def _outgoing_head(self, head: Head, be: Proxy) -> bytes:
         raw = head.raw
-        persist = getattr(be, "persist", None)
+        persist = be.persist
         if persist is not None:  # cookie persistence reads (and may edit) the Cookie header
             raw = persist.on_request(self.stream, head, raw)
         add = b""
@@ -391,14 +405,14 @@ class FrontConn(asyncio.Protocol):
 
     # ------------------------------------------------------------ server choice
 
-    def _assign(self) -> None:
+    def _assign(self, now: float = 0.0) -> None:
         be = self.backend
         st = self.stream
         assert be is not None and st is not None
         if be.balancer is None or not be.servers:
             self._reply_error(503, "SC")
             return
-        persist = getattr(be, "persist", None)
+        persist = be.persist
         srv = persist.server_for(st) if persist is not None else None  # cookie persistence
         if be.stick is not None:  # stick match / store-request (lb.stick_rules)
             srv = be.stick.request(st, srv)
@@ -418,7 +432,7 @@ class FrontConn(asyncio.Protocol):
             self._arm(timeout)
             return
         be.take(srv)
-        self._use_server(srv)
+        self._use_server(srv, now)
 
     def _granted(self, srv: Server) -> None:
         self.queued = None
@@ -431,10 +445,12 @@ class FrontConn(asyncio.Protocol):
         self.queued = None
         self._reply_error(503, "sQ")
 
-    def _use_server(self, srv: Server) -> None:
+    def _use_server(self, srv: Server, now: float = 0.0) -> None:
+        """`now`: the time the server was chosen, when the caller has just read the clock."""
         st = self.stream
         assert st is not None
-        now = time.monotonic()
+        if not now:
+            now = time.monotonic()
         st.m_queue = now
         self.server = srv
         st.server = srv
@@ -454,9 +470,9 @@ class FrontConn(asyncio.Protocol):
         if srv.served > sc.max_sess:
             sc.max_sess = srv.served
         sc.cur_sess = srv.served
-        self._connect(srv)
+        self._connect(srv, now)
 
-    def _connect(self, srv: Server) -> None:
+    def _connect(self, srv: Server, now: float = 0.0) -> None:
         be = self.backend
         assert be is not None
         self.phase = P_CONNECT
@@ -476,8 +492,9 @@ class FrontConn(asyncio.Protocol):
         if back is not None:
             back.was_reused = True
             srv.counters.reuse += 1
-            self._attach(back)
-            self._connected()
+            back.start_request(self, self.stream.method)  # type: ignore[union-attr]
+            self.back = back
+            self._connected(now)
             return
         back = BackConn(srv, self)
         back.start_request(self, self.stream.method)  # type: ignore[union-attr]
@@ -496,10 +513,6 @@ class FrontConn(asyncio.Protocol):
         back.connect_task = task
         task.add_done_callback(lambda t: self._connect_done(t, back))
 
-    def _attach(self, back: BackConn) -> None:
-        back.start_request(self, self.stream.method)  # type: ignore[union-attr]
-        self.back = back
-
     def _connect_done(self, task: asyncio.Task, back: BackConn) -> None:
         if task.cancelled():
             return
@@ -513,11 +526,12 @@ class FrontConn(asyncio.Protocol):
             return
         self._connected()
 
-    def _connected(self) -> None:
+    def _connected(self, now: float = 0.0) -> None:
         st = self.stream
         back = self.back
         assert st is not None and back is not None
-        now = time.monotonic()
+        if not now:
+            now = time.monotonic()
         st.m_connect = now
         sock = back.sockname
         if sock is None and back.transport is not None:
@@ -585,14 +599,15 @@ class FrontConn(asyncio.Protocol):
         if st is None:
             return
         reuse = back.reusable and self.req_done and not self.srv_close
-        self._end_stream(reuse=reuse)
+        now = time.monotonic()
+        self._end_stream(reuse, now)
         if self.closed:
             return
         if not self.keep_alive or not self.req_done:
             self._close()
             return
         self.phase = P_IDLE
-        self.m_idle_from = now = time.monotonic()
+        self.m_idle_from = now
         t = self.frontend.t_keepalive
         self.expire = now + t if t else 0.0  # _arm, inline
         if self.reading_paused:
@@ -662,7 +677,7 @@ class FrontConn(asyncio.Protocol):
 
     # ------------------------------------------------------------ endings
 
-    def _end_stream(self, reuse: bool) -> None:
+    def _end_stream(self, reuse: bool, now: float = 0.0) -> None:
         st = self.stream
         if st is None:
             return
@@ -676,12 +691,12 @@ class FrontConn(asyncio.Protocol):
         self.server = None
         be = self.backend
         if back is not None:
-            if reuse and srv is not None and back.park(self._idle_timeout(be)):
+            if reuse and srv is not None and back.park(self._idle_timeout(be), now):
                 pass
             else:
                 back.abort() if not reuse else back.close()
         # logged before the server slot is released: the counters include this stream
-        self.state.stream_done(self, st)
+        self.state.stream_done(self, st, now)
         if srv is not None and be is not None:
             be.release(srv)
             srv.counters.cur_sess = srv.served

@@ -20,6 +20,7 @@ import ipaddress
 import os
 import socket
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from .dates import make_iso_us, make_rfc3164
@@ -44,6 +45,24 @@ LEVELS: dict[str, int] = {name: num for num, name in enumerate(_LEVEL_NAMES)}
 FORMATS = ("local", "rfc3164", "rfc5424", "priority", "short", "timed", "iso", "raw")
 
 _FLUSH_THRESHOLD = 64 * 1024
+
+
+class _Proc:
+    """This process's pid, read once (os.getpid() is a system call with today's glibc)
+    and again in a forked child, whose cached headers are dropped then."""
+
+    pid = os.getpid()
+    loggers: weakref.WeakSet[Logger] = weakref.WeakSet()
+
+    @classmethod
+    def forked(cls) -> None:
+        cls.pid = os.getpid()
+        for logger in cls.loggers:
+            logger._headers.clear()
+
+
+_PROC = _Proc
+os.register_at_fork(after_in_child=_Proc.forked)
 
 
 @dataclass
@@ -224,6 +243,9 @@ class Logger:
         self._socks: dict[int, socket.socket] = {}
         self._rfc3164 = make_rfc3164()
         self._iso = make_iso_us()
+        # headers whose text changes once a second at most: (target, level, tag) -> (sec, text)
+        self._headers: dict[tuple[int, int, str], tuple[int, str]] = {}
+        _Proc.loggers.add(self)
 
     def set_proxy_tag(self, proxy_name: str, tag: str) -> None:
         """A proxy's own ``log-tag``, used for lines logged with its name."""
@@ -238,13 +260,13 @@ class Logger:
             return ""
         pri = target.facility * 8 + level
         if fmt == "local":
-            return f"<{pri}>{self._rfc3164(now)} {tag}[{os.getpid()}]: "
+            return f"<{pri}>{self._rfc3164(now)} {tag}[{_PROC.pid}]: "
         if fmt == "rfc3164":
             host = self.send_hostname or "localhost"
-            return f"<{pri}>{self._rfc3164(now)} {host} {tag}[{os.getpid()}]: "
+            return f"<{pri}>{self._rfc3164(now)} {host} {tag}[{_PROC.pid}]: "
         if fmt == "rfc5424":
             host = self.send_hostname or "-"
-            return f"<{pri}>1 {self._iso(now)} {host} {tag} {os.getpid()} - - "
+            return f"<{pri}>1 {self._iso(now)} {host} {tag} {_PROC.pid} - - "
         if fmt == "priority":
             return f"<{pri}>"
         if fmt == "short":
@@ -253,13 +275,28 @@ class Logger:
             return f"<{level}>{self._iso(now)} "
         return f"{self._iso(now)} "  # iso
 
+    def _header_at(self, target: LogTarget, level: int, tag: str, now: float) -> str:
+        """`_header`, made once per second for the formats whose time has no fraction."""
+        if target.format in ("rfc5424", "timed", "iso"):
+            return self._header(target, level, tag, now)
+        sec = int(now)
+        key = (id(target), level, tag)
+        cached = self._headers.get(key)
+        if cached is not None and cached[0] == sec:
+            return cached[1]
+        text = self._header(target, level, tag, now)
+        if len(self._headers) > 256:  # many proxy tags and levels: start again
+            self._headers.clear()
+        self._headers[key] = (sec, text)
+        return text
+
     def render(self, target: LogTarget, level: int, msg: str, tag: str, now: float) -> bytes:
         """The exact bytes sent to ``target`` (after level capping)."""
-        line = (self._header(target, level, tag, now) + msg).encode("utf-8", "surrogateescape")
+        line = (self._header_at(target, level, tag, now) + msg).encode("utf-8", "surrogateescape")
         if target.kind == "fd":
             line += b"\n"
-            return line[: target.maxlen]
-        return line[: target.maxlen] + b"\n"
+            return line if len(line) <= target.maxlen else line[: target.maxlen]
+        return (line if len(line) <= target.maxlen else line[: target.maxlen]) + b"\n"
 
     # -- sending
     def log(self, level: int, msg: str, proxy_name: str | None = None) -> None:
@@ -283,15 +320,22 @@ class Logger:
                 self._send(t, data)
 
     def _send(self, t: LogTarget, data: bytes) -> None:
+        """One datagram. UDP sockets are connected once, so each line is a plain send
+        (no address to convert and route per line, which sendto costs)."""
         key = id(t)
         sock = self._socks.get(key)
         try:
             if sock is None:
                 sock = socket.socket(t.family, socket.SOCK_DGRAM)
                 sock.setblocking(False)
+                if t.kind != "unix":
+                    sock.connect(t.address)  # type: ignore[arg-type]
                 self._socks[key] = sock
-            sock.sendto(data, t.path if t.kind == "unix" else t.address)  # type: ignore[arg-type]
-        except OSError:  # EAGAIN, ECONNREFUSED, missing socket path...
+            if t.kind == "unix":
+                sock.sendto(data, t.path)  # type: ignore[arg-type]
+            else:
+                sock.send(data)
+        except OSError:  # EAGAIN, ECONNREFUSED (nobody listening), missing socket path...
             self.dropped += 1
 
     def _buffer(self, fd: int, data: bytes) -> None:
