@@ -7,13 +7,23 @@ import time
 from typing import Any
 
 
+class StreamIds:
+    """`show sess`: each stream gets the next unique id and remembers the dump epoch
+    current at its birth (both process-wide, as HAProxy's). Kept off the Stream class:
+    writing a class attribute per request would void the type's attribute cache."""
+
+    __slots__ = ("last", "epoch")
+
+    def __init__(self) -> None:
+        self.last = -1
+        self.epoch = 0
+
+
+IDS = StreamIds()
+
+
 class Stream:
     """Timers are monotonic seconds; the log-facing `t_*` fields are derived ms."""
-
-    # `show sess`: each stream gets the next unique id and remembers the dump epoch
-    # current at its birth (both are process-wide counters, as HAProxy's).
-    last_uniq_id = -1
-    sess_epoch = 0
 
     # Defaults live on the class: a new stream only sets what differs (cheaper per request).
     backend_src_ip: Any = "-"
@@ -62,9 +72,10 @@ class Stream:
     res_head: Any = None
 
     def __init__(self, conn: Any, m_start: float) -> None:
-        Stream.last_uniq_id += 1
-        self.sid = Stream.last_uniq_id
-        self.epoch = Stream.sess_epoch
+        ids = IDS
+        ids.last += 1
+        self.sid = ids.last
+        self.epoch = ids.epoch
         self.conn = conn
         self.m_start = m_start
         fe = conn.frontend

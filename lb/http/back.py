@@ -199,13 +199,10 @@ class BackConn(asyncio.Protocol):
         persist = front.backend.persist
         if persist is not None:  # cookie persistence: insert/rewrite/prefix Set-Cookie
             raw = persist.on_response(front.stream, self.method, status, raw)
-        self._first_write(front, head, raw, rest, data if raw is raw_in else None)
-
-    def _first_write(
-        self, front: FrontConn, head: Head, raw: bytes, rest: bytes, data: bytes | None = None
-    ) -> None:
-        """Send the head with whatever body bytes came with it: one write, not two.
-        `data` is `raw + rest` when the caller has it already (no copy then)."""
+        # Send the head with whatever body bytes came with it: one write, not two.
+        # `data` (the whole read) is sent as is when the head went out unchanged.
+        if raw is not raw_in:
+            data = None
         mode = self.mode
         if mode == B_TUNNEL:
             front.response_head(head, data if data is not None else raw + rest if rest else raw)
@@ -339,7 +336,8 @@ class BackConn(asyncio.Protocol):
         self.method = method
         self.head_seen = False
         self.got_bytes = False
-        self.buf.clear()
+        if self.buf:
+            self.buf.clear()
         self.idle = False
 
     def park(self, idle_timeout: float, now: float = 0.0) -> bool:

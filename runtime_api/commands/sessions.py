@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lb.stream import Stream
+from lb.stream import IDS
 from runtime_api import server as cli_server
 from runtime_api.registry import CliError, CommandContext, arg, command
 
@@ -82,12 +82,12 @@ def _cli_hook(proto: Any, transport: Any) -> None:
     else:
         proto_name = "unix_stream"
         src = f"unix:{listener_id}"
-    Stream.last_uniq_id += 1
+    IDS.last += 1
     _CLI[proto] = CliStream(
         proto,
         transport,
-        Stream.last_uniq_id,
-        Stream.sess_epoch,
+        IDS.last,
+        IDS.epoch,
         time.time(),
         time.monotonic(),
         src,
@@ -519,7 +519,7 @@ def kill_server_sessions(state: Any, server: Any) -> int:
 def _dump(ctx: CommandContext, args: list[str]) -> Iterator[str]:
     state = ctx.state
     which = arg(args, 2)
-    Stream.sess_epoch += 1
+    IDS.epoch += 1
     now = time.monotonic()
     listed = entries(state)
     if not which:
