@@ -42,10 +42,13 @@ def _split_cond(words: list[str]) -> tuple[list[str], list[str]]:
 
 @action("return")
 def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    from lb.rules_extra import fmt_fn
+
     status = 200
     ctype: str | None = None
     body = b""
-    hdrs: list[tuple[bytes, bytes]] = []
+    body_fmt: str | None = None  # lf-string / lf-file: a log-format evaluated per request
+    hdrs: list[tuple[bytes, str]] = []
     i = 0
     while i < len(args):
         a = args[i]
@@ -55,33 +58,60 @@ def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]
         elif a == "content-type":
             ctype = args[i + 1]
             i += 2
-        elif a in ("string", "lf-string"):
-            body = args[i + 1].encode()
+        elif a == "string":
+            body, body_fmt = args[i + 1].encode(), None
+            i += 2
+        elif a == "lf-string":
+            body, body_fmt = b"", args[i + 1]
             i += 2
         elif a in ("file", "lf-file"):
             try:
-                body = Path(args[i + 1]).read_bytes()
+                data = Path(args[i + 1]).read_bytes()
             except OSError as exc:
                 raise ValueError(f"failed to open file '{args[i + 1]}' : {exc.strerror}") from None
+            if a == "file":
+                body, body_fmt = data, None
+            else:
+                body, body_fmt = b"", data.decode("latin-1")
             i += 2
         elif a == "errorfile":
-            body = b""
+            body, body_fmt = b"", None
             i += 2
         elif a == "hdr":
-            hdrs.append((args[i + 1].encode(), args[i + 2].encode()))
+            hdrs.append((args[i + 1].encode(), args[i + 2]))
             i += 3
         elif a == "default-errorfiles":
             i += 1
         else:
             break
-    if body and ctype is None:
+    if (body or body_fmt is not None) and ctype is None:
         raise ValueError(
             "'http-request return' : a content-type must be set when a payload is used"
         )
     rest = args[i:]
-    keep = http_errors.build_return_response(status, ctype, body, hdrs)
-    keep10 = http_errors.build_return_response(status, ctype, body, hdrs, http10=True)
-    close = http_errors.build_return_response(status, ctype, body, hdrs, close=True)
+    render_body = fmt_fn(body_fmt, proxy, rule) if body_fmt is not None else None
+    if body_fmt is not None and render_body is None:
+        body = body_fmt.encode("latin-1")
+    hdr_fns = [(n, fmt_fn(v, proxy, rule), v.encode("latin-1")) for n, v in hdrs]
+    if render_body is not None or any(f is not None for _, f, _ in hdr_fns):
+        # something to evaluate per request: the response is made each time
+        def run_lf(st: Any, head: Head) -> Verdict:
+            b = render_body(st) if render_body is not None else body
+            hs = [(n, f(st) if f is not None else v) for n, f, v in hdr_fns]
+            if not request_keeps_alive(head) or not proxy.http_keepalive:
+                return (
+                    status,
+                    http_errors.build_return_response(status, ctype, b, hs, close=True),
+                    True,
+                )
+            raw = http_errors.build_return_response(status, ctype, b, hs, http10=head.http10)
+            return (status, raw, False)
+
+        return run_lf, rest
+    const_hdrs = [(n, v) for n, _, v in hdr_fns]
+    keep = http_errors.build_return_response(status, ctype, body, const_hdrs)
+    keep10 = http_errors.build_return_response(status, ctype, body, const_hdrs, http10=True)
+    close = http_errors.build_return_response(status, ctype, body, const_hdrs, close=True)
 
     def run(st: Any, head: Head) -> Verdict:
         if not request_keeps_alive(head) or not proxy.http_keepalive:

@@ -261,15 +261,25 @@ def rebuild_request(
     head._headers = list(headers)
 
 
-def _fmt(text: str, proxy: Any, rule: Rule) -> Callable[[Any], bytes]:
+def fmt_fn(text: str, proxy: Any, rule: Rule) -> Callable[[Any], bytes] | None:
+    """A log-format argument of a rule (header value, `lf-string` …) compiled once
+    into `render(stream) -> bytes`, in HAProxy's non-log flavour (spaces kept, an
+    empty sample prints nothing); None when `text` is constant."""
     from lb.log import compile_log_format
 
     if "%" not in text:
+        return None
+    with building(_ctx(proxy, rule)):
+        render = compile_log_format(text, compile_sample_for_log, http_mode=True, plain=True)
+    return lambda st: render(st).encode("latin-1", "replace")
+
+
+def _fmt(text: str, proxy: Any, rule: Rule) -> Callable[[Any], bytes]:
+    fn = fmt_fn(text, proxy, rule)
+    if fn is None:
         b = text.encode("latin-1")
         return lambda st: b
-    with building(_ctx(proxy, rule)):
-        render = compile_log_format(text, compile_sample_for_log, http_mode=True)
-    return lambda st: render(st).encode("latin-1")
+    return fn
 
 
 def _header_action(kind: str) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:

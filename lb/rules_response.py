@@ -24,7 +24,7 @@ from typing import Any
 from lb.acl import AclSet
 from lb.config.model import Rule
 from lb.http import errors as http_errors
-from lb.http.h1 import Head, find_head_end
+from lb.http.h1 import H1Error, Head, find_head_end, parse_response_head
 from lb.rules import HTTP_REQUEST_ACTIONS, STOP, compile_rule_steps
 from lb.rules_extra import _fmt, track_setup
 
@@ -318,13 +318,20 @@ def _deny_response(conn: Any, st: Any, status: int) -> None:
 
 
 def after_local(conn: Any, st: Any, data: bytes) -> bytes:
-    """`http-after-response` over a response made by the proxy itself."""
-    fe, be = conn.frontend, conn.backend or conn.frontend
-    procs = (be, fe) if fe is not be else (be,)
+    """`http-after-response` over a response made by the proxy itself (`http-request
+    return|deny|redirect`, error pages, `monitor-uri`), as HAProxy 2.6 does.
+
+    `data` is the whole response (head and body); the backend's rules run first
+    when the stream has one, then the frontend's. Returns the bytes to send: the
+    same object when nothing changed. The client side calls this only when
+    `frontend.after_work` is set (`lb.rules_setup`), so a proxy without such rules
+    pays one attribute test.
+    """
+    fe = conn.frontend
+    be = st.backend
+    procs = (be, fe) if be is not None and be is not fe else (fe,)
     if all(p.http_after_rules is None for p in procs):
         return data
-    from lb.http.h1 import H1Error, parse_response_head
-
     hlen = find_head_end(data)
     if hlen < 0:
         return data
@@ -334,6 +341,8 @@ def after_local(conn: Any, st: Any, data: bytes) -> bytes:
         return data
     st.res_head = head
     st.res_edit = None
+    if st.status <= 0:
+        st.status = head.status
     for p in procs:
         ar = p.http_after_rules
         if ar is not None:

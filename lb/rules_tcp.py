@@ -11,9 +11,11 @@ the session counts the connection (`conn_cnt`, `conn_cur`, `conn_rate`,
 HAProxy.
 
 Content rules run per stream: once per TCP connection, per request in HTTP
-mode (before `http-request`), with the same actions. `inspect-delay` is
-accepted; the rules are evaluated at once on what is known (no payload
-buffering).
+mode (before `http-request`), with the same actions; a backend's run once
+the backend is chosen (before its `http-request` rules). In TCP mode a rule
+whose condition needs data that has not come yet (`req.len`, `req.payload`,
+`req.ssl_sni` …) waits for it, up to `tcp-request inspect-delay`
+(`lb.tcp`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 
 from lb.acl import AclSet
 from lb.config.model import Rule
-from lb.rules import HTTP_REQUEST_ACTIONS
+from lb.config.units import TimeError, parse_time
+from lb.rules import HTTP_REQUEST_ACTIONS, compile_rule_steps
 from lb.rules_extra import track_setup
 from lb.rules_response import compile_rules
 from lb.stream import Stream
@@ -151,15 +154,22 @@ for _n in ("set-var(", "unset-var(", "sc-inc-gpc0(", "sc-inc-gpc1(", "sc-set-gpt
     TCP_CONN_ACTIONS[_n] = TCP_CONTENT_ACTIONS[_n] = HTTP_REQUEST_ACTIONS[_n]
 
 
+WAIT = "wait"  # a content rule needs more data than has come (within inspect-delay)
+
+
 def compile_tcp(p: Any, acls: AclSet) -> tuple[Any, Any]:
-    """(connection-and-session rules, content rules) of a proxy, None where there are none."""
+    """(connection-and-session rules, content rules) of a proxy, None where there are none.
+
+    Also leaves `p.inspect_delay` (seconds, 0 when not set) on the proxy."""
     conn_rules: list[Rule] = []
     content: list[Rule] = []
+    p.inspect_delay = 0.0
     for r in p.conf.tcp_request:
         if not r.words:
             continue
         kind = r.words[0]
         if kind == "inspect-delay":
+            p.inspect_delay = _inspect_delay(r, p)
             continue
         if kind not in ("connection", "session", "content"):
             raise r.where.error(
@@ -172,10 +182,49 @@ def compile_tcp(p: Any, acls: AclSet) -> tuple[Any, Any]:
         (content if kind == "content" else conn_rules).append(rr)
     return (
         compile_rules(conn_rules, acls, p, TCP_CONN_ACTIONS, "tcp-request connection"),
-        compile_rules(content, acls, p, TCP_CONTENT_ACTIONS, "tcp-request content"),
+        compile_content(content, acls, p),
     )
 
 
-def verdict_of(rules: Any, st: Any, head: Any) -> bool:
-    """Run compiled TCP rules: False when they reject."""
-    return rules(st, head) != REJECT
+def _inspect_delay(r: Rule, p: Any) -> float:
+    kind = "frontend" if p.is_frontend else "backend"
+    msg = (
+        "'tcp-request inspect-delay' expects a positive delay in milliseconds, "
+        f"in {kind} '{p.name}'"
+    )
+    if len(r.words) < 2:
+        raise r.where.error(msg)
+    try:
+        ms = parse_time(r.words[1], "ms")
+    except TimeError as exc:
+        if exc.kind == "char":
+            raise r.where.error(f"{msg} (unexpected character '{exc.char}')") from None
+        raise r.where.error(msg) from None
+    return ms / 1000.0
+
+
+def compile_content(rules: list[Rule], acls: AclSet, p: Any) -> Callable[[Any, Any], Any] | None:
+    """`tcp-request content` rules: `run(st, head)` returns ACCEPT, REJECT, None (no
+    rule decided: go on) or WAIT when a condition did not match on data that may
+    still grow (a payload fetch set `st.smp_miss`; see `lb.sample_fetch`), as
+    HAProxy's ACL_TEST_MISS. The caller evaluates again, from the first rule, when
+    more data comes or, with `st.req_final` set, at the end of inspect-delay."""
+    if not rules:
+        return None
+    steps = compile_rule_steps(rules, acls, p, TCP_CONTENT_ACTIONS, "tcp-request content")
+
+    def run(st: Any, head: Any) -> Any:
+        for cond, act in steps:
+            if cond is not None:
+                st.smp_miss = False
+                if not cond(st):
+                    if st.smp_miss:
+                        return WAIT
+                    continue
+            v = act(st, head)
+            if v is None:
+                continue
+            return v
+        return None
+
+    return run

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
+import re
 import time
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -360,3 +362,233 @@ def _req_body(args: list[str], ctx: BuildCtx) -> Any:
 @fetch("url_dec_path", "str")
 def _path_dec(args: list[str], ctx: BuildCtx) -> Any:
     return lambda st: unquote_to_bytes(st.head.path).decode("latin-1") if st.head else None
+
+
+# ------------------------------------------------------------------ constants (7.3.2)
+# Arguments are checked at start-up with HAProxy's messages; the value is made once.
+
+
+def _const(value: Any) -> Any:
+    return lambda st: value
+
+
+def _bad_arg(name: str, text: str, typ: str) -> ValueError:
+    if not text:
+        return ValueError(
+            f"fetch method '{name}' : expected type '{typ}' at position 1, but got nothing."
+        )
+    return ValueError(
+        f"fetch method '{name}' : failed to parse '{text}' as type '{typ}' at position 1."
+    )
+
+
+@fetch("str", "str", 1, 1)
+def _str(args: list[str], ctx: BuildCtx) -> Any:
+    return _const(args[0])
+
+
+_INT_RX = re.compile(r"[+-]?[0-9]+")
+
+
+@fetch("int", "int", 1, 1)
+def _int(args: list[str], ctx: BuildCtx) -> Any:
+    if not _INT_RX.fullmatch(args[0]):
+        raise _bad_arg("int", args[0], "integer")
+    return _const(int(args[0]))
+
+
+@fetch("bool", "bool", 1, 1)
+def _bool(args: list[str], ctx: BuildCtx) -> Any:
+    v = {"true": True, "1": True, "false": False, "0": False}.get(args[0])
+    if v is None:
+        raise ValueError(
+            "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'."
+        )
+    return _const(v)
+
+
+def _ip_const(version: int) -> Any:
+    def build(args: list[str], ctx: BuildCtx) -> Any:
+        try:
+            addr = ipaddress.ip_address(args[0])
+        except ValueError:
+            addr = None
+        if addr is None or addr.version != version:
+            raise _bad_arg(f"ipv{version}", args[0], f"IPv{version} address")
+        return _const(str(addr))
+
+    return build
+
+
+fetch("ipv4", "ip", 1, 1)(_ip_const(4))
+fetch("ipv6", "ip", 1, 1)(_ip_const(6))
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+@fetch("bin", "bin", 1, 1)
+def _bin(args: list[str], ctx: BuildCtx) -> Any:
+    text = args[0]
+    bad = next((c for c in text if c not in _HEX), None)
+    if bad is not None:
+        raise ValueError(
+            f"invalid args in fetch method 'bin' : an hex digit is expected (found '{bad}')."
+        )
+    if len(text) % 2:
+        raise ValueError(
+            "invalid args in fetch method 'bin' : an even number of hex digit is expected."
+        )
+    return _const(bytes.fromhex(text))
+
+
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@fetch("meth", "meth", 1, 1)
+def _meth(args: list[str], ctx: BuildCtx) -> Any:
+    m = args[0]
+    if not m or any(c not in _TCHAR for c in m):
+        raise ValueError("invalid args in fetch method 'meth' : expects valid method..")
+    return _const(m)
+
+
+# ------------------------------------------------------------------ layer 6 (request payload)
+# In TCP mode the client side keeps what has come so far in `st.req_data` while
+# `tcp-request content` rules inspect it (`lb.tcp`); `st.req_final` says no more will
+# come in time. When the answer may still change, a fetch sets `st.smp_miss` (HAProxy's
+# SMP_F_MAY_CHANGE): a rule that does not match then waits (`lb.rules_tcp`).
+# Elsewhere (HTTP mode, logs) there is no such buffer: no sample.
+
+
+def _payload(st: Any) -> bytes | None:
+    return getattr(st, "req_data", None)
+
+
+def _miss(st: Any) -> None:
+    if not getattr(st, "req_final", True):
+        st.smp_miss = True
+
+
+def _req_len(st: Any) -> int | None:
+    d = _payload(st)
+    if d is None:
+        return None
+    _miss(st)
+    return len(d)
+
+
+simple_fetch("req.len", "int", _req_len)
+FETCHES["req_len"] = FETCHES["req.len"]
+
+
+@fetch("req.payload", "bin", 2, 2)
+def _req_payload(args: list[str], ctx: BuildCtx) -> Any:
+    try:
+        off, ln = int(args[0]), int(args[1])
+    except ValueError:
+        raise ValueError(
+            "invalid args in fetch method 'req.payload' : expects two integers."
+        ) from None
+    if off < 0 or ln < 0:
+        raise ValueError("invalid args in fetch method 'req.payload' : expects two integers.")
+
+    def run(st: Any) -> bytes | None:
+        d = _payload(st)
+        if d is None:
+            return None
+        if ln == 0:  # everything from the offset: more may come
+            _miss(st)
+            return d[off:] if len(d) > off else None
+        if len(d) < off + ln:
+            _miss(st)
+            return None
+        return d[off : off + ln]
+
+    return run
+
+
+FETCHES["payload"] = FETCHES["req.payload"]
+
+
+def client_hello(d: bytes) -> tuple[int, bytes] | int | None:
+    """A TLS ClientHello at the start of `d`: (record version, hello body), 0 when
+    more bytes are needed, None when it is not one."""
+    if len(d) < 5:
+        return 0 if d[:1] in (b"", b"\x16") else None
+    if d[0] != 0x16 or d[1] != 3:
+        return None
+    rlen = int.from_bytes(d[3:5], "big")
+    if len(d) < 5 + min(rlen, 4):
+        return 0
+    body = d[5 : 5 + rlen]
+    if body[0] != 1:  # not a ClientHello
+        return None
+    hlen = int.from_bytes(body[1:4], "big")
+    if hlen + 4 > rlen:  # a hello spread over several records: HAProxy does not look
+        return None
+    if len(body) < hlen + 4:
+        return 0
+    return int.from_bytes(d[1:3], "big"), body[4 : 4 + hlen]
+
+
+def _hello_sni(hello: bytes) -> str | None:
+    try:
+        i = 2 + 32  # client version, random
+        i += 1 + hello[i]  # session id
+        i += 2 + int.from_bytes(hello[i : i + 2], "big")  # cipher suites
+        i += 1 + hello[i]  # compression methods
+        end = i + 2 + int.from_bytes(hello[i : i + 2], "big")
+        i += 2
+        while i + 4 <= end:
+            etype = int.from_bytes(hello[i : i + 2], "big")
+            elen = int.from_bytes(hello[i + 2 : i + 4], "big")
+            ext = hello[i + 4 : i + 4 + elen]
+            i += 4 + elen
+            if etype != 0:
+                continue
+            j = 2  # server name list length
+            while j + 3 <= len(ext):
+                ntype = ext[j]
+                nlen = int.from_bytes(ext[j + 1 : j + 3], "big")
+                if ntype == 0:
+                    return ext[j + 3 : j + 3 + nlen].decode("latin-1")
+                j += 3 + nlen
+            return None
+    except IndexError:
+        return None
+    return None
+
+
+def _hello(st: Any) -> tuple[int, bytes] | None:
+    d = _payload(st)
+    if d is None:
+        return None
+    h = client_hello(d)
+    if h == 0:
+        _miss(st)
+        return None
+    return h if isinstance(h, tuple) else None
+
+
+def _req_ssl_sni(st: Any) -> str | None:
+    h = _hello(st)
+    return _hello_sni(h[1]) if h is not None else None
+
+
+def _req_ssl_hello_type(st: Any) -> int | None:
+    h = _hello(st)
+    return 1 if h is not None else None
+
+
+def _req_ssl_ver(st: Any) -> int | None:
+    """The record's version as major * 65536 + minor (TLS 1.2: 0x30003)."""
+    h = _hello(st)
+    return None if h is None else (h[0] >> 8) * 65536 + (h[0] & 0xFF)
+
+
+simple_fetch("req.ssl_sni", "str", _req_ssl_sni)
+FETCHES["req_ssl_sni"] = FETCHES["req.ssl_sni"]
+simple_fetch("req.ssl_hello_type", "int", _req_ssl_hello_type)
+FETCHES["req_ssl_hello_type"] = FETCHES["req.ssl_hello_type"]
+simple_fetch("req.ssl_ver", "int", _req_ssl_ver)
+FETCHES["req_ssl_ver"] = FETCHES["req.ssl_ver"]

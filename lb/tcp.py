@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from lb import rules_tcp
 from lb.listener import endpoint_addresses
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
@@ -86,6 +87,8 @@ class TcpConn(asyncio.Protocol):
         "tries",
         "client_eof",
         "sess",
+        "inspecting",
+        "inspect_exp",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -112,6 +115,8 @@ class TcpConn(asyncio.Protocol):
         self.tries = 0
         self.client_eof = False
         self.sess: Any = None  # lb.rules_tcp.Session when tcp-request connection rules ran
+        self.inspecting: Proxy | None = None  # whose content rules wait for data
+        self.inspect_exp = 0.0  # when they stop waiting (inspect-delay)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -128,16 +133,67 @@ class TcpConn(asyncio.Protocol):
         st.t_idle = 0
         st.m_head = self.m_accept
         self.stream = st
-        hook = self.frontend.req_hook  # session counters, tcp-request content
+        fe = self.frontend
+        hook = fe.req_hook  # session counters
         if hook is not None and hook(self, st, None):
             return
-        be = self.frontend.route(st, None)
+        if fe.tcp_content is not None:
+            self._inspect(fe)
+        else:
+            self._route()
+
+    # ------------------------------------------------------------ content inspection
+
+    def _inspect(self, p: Proxy, final: bool = False) -> None:
+        """Run `p`'s `tcp-request content` rules on what the client sent so far; they
+        may wait for more, until `tcp-request inspect-delay` (then decide on what came)."""
+        st = self.stream
+        assert st is not None
+        now = time.monotonic()
+        if self.inspecting is not p:
+            self.inspecting = p
+            self.inspect_exp = now + p.inspect_delay if p.inspect_delay else 0.0
+        data = b"".join(self.pending) if self.pending else b""
+        st.req_data = data
+        st.req_final = (
+            final
+            or self.client_eof
+            or not self.inspect_exp
+            or now >= self.inspect_exp
+            or len(data) >= self.state.bufsize
+        )
+        v = p.tcp_content(st, None)
+        if v == rules_tcp.WAIT and not st.req_final:
+            self.expire = self.inspect_exp
+            return
+        self.inspecting = None
+        st.req_final = True  # routing (use_backend) still reads what came, as final
+        self.expire = 0.0
+        if v == rules_tcp.REJECT:
+            self.frontend.fe_counters.denied_req += 1
+            if p is not self.frontend:
+                p.be_counters.denied_req += 1
+            self._fail("PR")
+            return
+        if p is self.frontend:
+            self._route()
+        else:
+            self._assign()
+
+    def _route(self) -> None:
+        st = self.stream
+        assert st is not None
+        fe = self.frontend
+        be = fe.route(st, None)
         if be is None or not be.servers:
             self._fail("SC")
             return
         self.backend = be
         st.backend = be
         st.backend_name = be.name
+        if be is not fe and be.tcp_content is not None:
+            self._inspect(be)  # a backend's content rules run once it is chosen
+            return
         self._assign()
 
     def _assign(self) -> None:
@@ -267,6 +323,8 @@ class TcpConn(asyncio.Protocol):
             self.pending.append(data)
             if sum(len(p) for p in self.pending) > 65536 and self.transport is not None:
                 self.transport.pause_reading()
+            if self.inspecting is not None:
+                self._inspect(self.inspecting)
 
     def from_server(self, data: bytes) -> None:
         st = self.stream
@@ -278,6 +336,8 @@ class TcpConn(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.client_eof = True
+        if self.inspecting is not None:
+            self._inspect(self.inspecting)  # nothing more will come: decide now
         leg = self.leg
         if self.phase == T_RELAY and leg is not None and leg.transport is not None:
             if leg.eof:
@@ -350,6 +410,9 @@ class TcpConn(asyncio.Protocol):
 
     def on_timeout(self) -> None:
         self.expire = 0.0
+        if self.inspecting is not None:
+            self._inspect(self.inspecting, True)  # inspect-delay is over: decide on what came
+            return
         if self.phase == T_QUEUE:
             self._fail("sQ")
         elif self.phase == T_CONNECT:

@@ -80,6 +80,7 @@ class FrontConn(asyncio.Protocol):
         "replay",
         "sess",
         "tls_vals",
+        "added_lines",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -123,6 +124,7 @@ class FrontConn(asyncio.Protocol):
         self.replay: bytes | None = None
         self.sess: Any = None  # lb.rules_tcp.Session when tcp-request connection rules ran
         self.tls_vals: tuple | None = None  # (ssl object, version, cipher), read once
+        self.added_lines: tuple | None = None  # (forwardfor, originalto, lines) for heads
 
     # ------------------------------------------------------------ connection
 
@@ -351,17 +353,23 @@ class FrontConn(asyncio.Protocol):
         persist = be.persist
         if persist is not None:  # cookie persistence reads (and may edit) the Cookie header
             raw = persist.on_request(self.stream, head, raw)
-        add = b""
-        ff = self.frontend.forwardfor or be.forwardfor
-        if (
-            ff is not None
-            and not ff["skip"](self.client_ip)
-            and not (ff["if_none"] and head.get(ff["lname"]) is not None)
-        ):
-            add += ff["name"] + b": " + self.client_ip.encode() + b"\r\n"
-        ot = self.frontend.originalto or be.originalto
-        if ot is not None and not ot["skip"](self.frontend_ip):
-            add += ot["name"] + b": " + self.frontend_ip.encode() + b"\r\n"
+        fe = self.frontend
+        ff = fe.forwardfor or be.forwardfor
+        ot = fe.originalto or be.originalto
+        # the added lines depend on the connection's addresses only: made once per
+        # connection (and backend options), unless `if-none` looks at each request
+        added = self.added_lines
+        if added is not None and added[0] is ff and added[1] is ot:
+            add = added[2]
+        else:
+            add = b""
+            if ff is not None and not ff["skip"](self.client_ip):
+                add += ff["name"] + b": " + self.client_ip.encode() + b"\r\n"
+            if ot is not None and not ot["skip"](self.frontend_ip):
+                add += ot["name"] + b": " + self.frontend_ip.encode() + b"\r\n"
+            self.added_lines = (ff, ot, add)
+        if ff is not None and ff["if_none"] and head.get(ff["lname"]) is not None:
+            add = add.split(b"\r\n", 1)[1] if add.startswith(ff["name"] + b": ") else add
         if add:
             cut = len(raw) - (2 if raw.endswith(b"\r\n") else 1)
             raw = raw[:cut] + add + raw[cut:]
@@ -691,7 +699,9 @@ class FrontConn(asyncio.Protocol):
         self.server = None
         be = self.backend
         if back is not None:
-            if reuse and srv is not None and back.park(self._idle_timeout(be), now):
+            # an idle connection lives as long as `timeout server` (10 s without one)
+            idle_for = (be.t_server if be is not None else 0) or 10.0
+            if reuse and srv is not None and back.park(idle_for, now):
                 pass
             else:
                 back.abort() if not reuse else back.close()
@@ -700,9 +710,6 @@ class FrontConn(asyncio.Protocol):
         if srv is not None and be is not None:
             be.release(srv)
             srv.counters.cur_sess = srv.served
-
-    def _idle_timeout(self, be: Proxy | None) -> float:
-        return (be.t_server if be is not None else 0) or 10.0
 
     def _close(self) -> None:
         self.phase = P_CLOSING
@@ -731,6 +738,10 @@ class FrontConn(asyncio.Protocol):
         if st is not None:
             st.status = status
             st.term_state = term
+            if fe.after_work:  # http-after-response rules (lb.rules_response)
+                from lb.rules_response import after_local
+
+                page = after_local(self, st, page)
             if count:
                 st.bytes_out += len(page)
         self.keep_alive = False
@@ -797,6 +808,10 @@ class FrontConn(asyncio.Protocol):
                 self.req_done = True
         if close or not self.req_done:
             self.keep_alive = False
+        if self.frontend.after_work and data:  # http-after-response rules
+            from lb.rules_response import after_local
+
+            data = after_local(self, st, data)
         if not self.keep_alive:
             data = _with_connection(data, b"close")
         elif self.http10:

@@ -363,6 +363,35 @@ def _make_sample(fn: Callable[[object], object], flags: int):
     return render
 
 
+def _pct(m: re.Match[str]) -> str:
+    return f"%{ord(m.group(0)):02X}"
+
+
+_CTL = re.compile(r"[\x00-\x1f\x7f-\xff]")
+
+
+def _make_sample_plain(fn: Callable[[object], object]):
+    """A sample outside a log line (header values, `lf-string` bodies): HAProxy prints
+    nothing for a missing or empty sample, ignores Q and E, and writes control and
+    non-ASCII bytes as ``%XX``."""
+
+    def render(c: Any) -> str:
+        v = fn(c)
+        if v is None:
+            return ""
+        if isinstance(v, str):
+            s = v
+        elif isinstance(v, bool):
+            s = "1" if v else "0"
+        elif isinstance(v, bytes | bytearray):
+            s = bytes(v).decode("latin-1")
+        else:
+            s = str(v)
+        return _CTL.sub(_pct, s) if _CTL.search(s) else s
+
+    return render
+
+
 # ---------------------------------------------------------------- variables
 # name -> (kind, http_only). Kinds drive code generation in _Gen.var().
 _VARS: dict[str, tuple[str, bool]] = {
@@ -608,6 +637,7 @@ def compile_log_format(
     http_mode: bool = True,
     logasap: bool = False,
     hostname: str | None = None,
+    plain: bool = False,
 ) -> Callable[[LogContext], str]:
     """Compile a log-format string into ``render(ctx) -> str``.
 
@@ -618,6 +648,10 @@ def compile_log_format(
     proxies and applies its TCP timer quirks; ``logasap`` adds the ``+`` that
     marks Tt, Ta, Tu and B as partial. ValueError messages are the text HAProxy
     prints after ``failed to parse log-format : ``.
+
+    ``plain=True`` is the flavour HAProxy uses outside log lines (``set-header``
+    values, ``http-request return lf-string``): spaces are kept as written and
+    samples print as `_make_sample_plain` says.
     """
     gen = _Gen(hostname if hostname is not None else socket.gethostname(), logasap, http_mode)
     default_flags = 0
@@ -631,7 +665,7 @@ def compile_log_format(
 
     while i < n:
         ch = fmt[i]
-        if ch == " ":
+        if ch == " " and not plain:
             flush_text()
             while i < n and fmt[i] == " ":
                 i += 1
@@ -681,7 +715,8 @@ def compile_log_format(
                 fn = sample_compiler(expr)
             except ValueError as exc:
                 raise ValueError(f"failed to parse sample expression <{rest}> : {exc}") from None
-            gen.emit(f"{{{gen.helper(_make_sample(fn, flags))}(c)}}")
+            mk = _make_sample_plain(fn) if plain else _make_sample(fn, flags)
+            gen.emit(f"{{{gen.helper(mk)}(c)}}")
             i = end + 1
             continue
         j = i

@@ -156,3 +156,80 @@ def test_acl_words(tmp_path: Any) -> None:
     assert not cond(stream())
     with pytest.raises(ValueError, match="'x' is not a valid IPv4"):
         compile_acl_words(["src", "x"], c)
+
+
+def test_constant_fetches() -> None:
+    assert val("str(abc)") == "abc"
+    assert val("str()") == ""
+    assert val("int(-5)") == -5
+    assert val("int(7),add(3)") == 10
+    assert val("bool(true)") is True and val("bool(0)") is False
+    assert val("ipv4(10.0.0.1)") == "10.0.0.1"
+    assert val("ipv6(::1)") == "::1"
+    assert val("bin(414243)") == b"ABC"
+    assert val("meth(GET)") == "GET"
+    assert val("str(Ab),lower") == "ab"
+    # HAProxy 2.6's messages for bad constants
+    for expr, msg in (
+        ("int(abc)", "fetch method 'int' : failed to parse 'abc' as type 'integer' at position 1."),
+        ("int()", "fetch method 'int' : expected type 'integer' at position 1, but got nothing."),
+        ("bool(yes)", "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'."),
+        ("ipv4(::1)", "failed to parse '::1' as type 'IPv4 address' at position 1."),
+        ("ipv6(zz)", "failed to parse 'zz' as type 'IPv6 address' at position 1."),
+        ("bin(4)", "an even number of hex digit is expected."),
+        ("bin(zz)", "an hex digit is expected (found 'z')."),
+        ("meth(G T)", "expects valid method.."),
+        ("str", "missing args for fetch method 'str'"),
+    ):
+        with pytest.raises(ValueError) as exc:
+            compile_sample(expr, ctx())
+        assert msg in str(exc.value), (expr, str(exc.value))
+
+
+def _client_hello(sni: str) -> bytes:
+    import ssl
+
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = c.wrap_bio(inc, out, server_hostname=sni)
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return out.read()
+
+
+def test_payload_fetches_wait_for_data() -> None:
+    st = stream()
+    st.req_data, st.req_final, st.smp_miss = b"PI", False, False
+    assert val("req.len", st) == 2 and st.smp_miss  # may still grow
+    st.smp_miss = False
+    assert val("req.payload(0,4)", st) is None and st.smp_miss
+    st.req_data, st.smp_miss = b"PING", False
+    assert val("req.payload(0,4)", st) == b"PING" and not st.smp_miss
+    st.req_data, st.req_final, st.smp_miss = b"PI", True, False
+    assert val("req.payload(0,4)", st) is None and not st.smp_miss  # final: no sample
+    hello = _client_hello("two.example")
+    st.req_data, st.req_final = hello[:20], False
+    assert val("req_ssl_sni", st) is None and st.smp_miss
+    st.req_data, st.smp_miss = hello, False
+    assert val("req_ssl_sni", st) == "two.example"
+    assert val("req.ssl_hello_type", st) == 1
+    assert val("req.ssl_ver", st) >= 0x30001
+    st.req_data = b"GET / HTTP/1.1\r\n"
+    assert val("req_ssl_sni", st) is None
+    assert val("req.len", stream()) is None  # no inspection buffer (HTTP mode): no sample
+
+
+def test_log_format_plain_flavour() -> None:
+    from lb.log import compile_log_format
+
+    c = ctx()
+    fn = lambda e: compile_sample(e, c).fn  # noqa: E731
+    st = stream()
+    plain = compile_log_format(
+        "a  [%[str()]] [%[var(txn.x)]] %{+Q}[str(q)] %[bin(0A41)]", fn, plain=True
+    )
+    assert plain(st) == "a  [] [] q %0AA"
+    logged = compile_log_format("a  [%[str()]] [%[var(txn.x)]] %{+Q}[str(q)]", fn)
+    assert logged(st) == 'a [-] [-] "q"'
