@@ -24,8 +24,7 @@ from typing import Any
 # ------------------------------------------------------------------ addresses
 
 
-@lru_cache(maxsize=65536)
-def parse_addr(text: str) -> tuple[int, int] | None:
+def _parse_addr(text: str) -> tuple[int, int] | None:
     """`(family, value)` of an address (4 or 6); None when it is not one."""
     try:
         return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
@@ -40,10 +39,15 @@ def parse_addr(text: str) -> tuple[int, int] | None:
     return 6, v
 
 
+# Samples (`src`, `req.hdr(x-forwarded-for)`…) repeat: cached. Pattern files do not go
+# through the cache (100k load-time addresses would only evict the live ones).
+parse_addr = lru_cache(maxsize=65536)(_parse_addr)
+
+
 def parse_net(text: str) -> tuple[int, int, int]:
     """`(family, masklen, network)` of `addr[/mask]` (mask as length or dotted)."""
     addr, _, mask = text.partition("/")
-    a = parse_addr(addr)
+    a = _parse_addr(addr)
     if a is None:
         raise ValueError(f"'{text}' is not a valid IPv4 or IPv6 address.")
     fam, v = a
@@ -55,7 +59,7 @@ def parse_net(text: str) -> tuple[int, int, int]:
         if n > bits:
             raise ValueError(f"'{text}' is not a valid IPv4 or IPv6 address.")
     else:
-        m = parse_addr(mask)
+        m = _parse_addr(mask)
         if m is None or m[0] != 4 or fam != 4:
             raise ValueError(f"'{text}' is not a valid IPv4 or IPv6 address.")
         n = bin(m[1]).count("1")
@@ -90,6 +94,35 @@ INT_OPERATORS: dict[str, Callable[[int], str]] = {
 
 
 # ------------------------------------------------------------------ indexes
+#
+# A key of a dict index maps to its entry itself, or to a list of entries when the
+# same pattern was added more than once (first added first): no one-element list per
+# pattern, so a 100k-entry file costs 100k dict slots and no extra objects for the
+# cyclic garbage collector to walk.
+
+
+def _put(d: dict[Any, Any], k: Any, entry: Any) -> None:
+    cur = d.get(k)
+    if cur is None:
+        d[k] = entry
+    elif type(cur) is list:
+        cur.append(entry)
+    else:
+        d[k] = [cur, entry]
+
+
+def _take(d: dict[Any, Any], k: Any, entry: Any) -> None:
+    cur = d.get(k)
+    if cur is None:
+        return
+    if type(cur) is list:
+        rest = [e for e in cur if e is not entry]
+        if not rest:
+            del d[k]
+        else:
+            d[k] = rest if len(rest) > 1 else rest[0]
+    elif cur is entry:
+        del d[k]
 
 
 class Index:
@@ -150,18 +183,13 @@ class ExactIndex(Index):
     def __init__(self, icase: bool = False) -> None:
         super().__init__(icase)
         self.tree = not icase
-        self.d: dict[Any, list[Any]] = {}
+        self.d: dict[Any, Any] = {}
 
     def add(self, entry: Any) -> None:
-        self.d.setdefault(self.key(entry.text), []).append(entry)
+        _put(self.d, self.key(entry.text), entry)
 
     def remove(self, entry: Any) -> None:
-        k = self.key(entry.text)
-        lst = self.d.get(k)
-        if lst is not None:
-            lst[:] = [e for e in lst if e is not entry]
-            if not lst:
-                del self.d[k]
+        _take(self.d, self.key(entry.text), entry)
 
     def clear(self) -> None:
         self.d = {}
@@ -169,8 +197,8 @@ class ExactIndex(Index):
     def match(self, value: Any) -> Any:
         if self.icase:
             value = value.lower()
-        lst = self.d.get(value)
-        return lst[0] if lst else None
+        e = self.d.get(value)
+        return e[0] if type(e) is list else e
 
 
 class PrefixIndex(Index):
@@ -179,7 +207,7 @@ class PrefixIndex(Index):
     def __init__(self, icase: bool = False) -> None:
         super().__init__(icase)
         self.tree = not icase
-        self.by_len: dict[int, dict[str, list[Any]]] = {}
+        self.by_len: dict[int, dict[str, Any]] = {}
         self.lens: list[int] = []
 
     def add(self, entry: Any) -> None:
@@ -188,19 +216,17 @@ class PrefixIndex(Index):
         if d is None:
             d = self.by_len[len(k)] = {}
             self.lens = sorted(self.by_len, reverse=True)
-        d.setdefault(k, []).append(entry)
+        _put(d, k, entry)
 
     def remove(self, entry: Any) -> None:
         k = self.key(entry.text)
-        d = self.by_len.get(len(k), {})
-        lst = d.get(k)
-        if lst is not None:
-            lst[:] = [e for e in lst if e is not entry]
-            if not lst:
-                del d[k]
-            if not d:
-                self.by_len.pop(len(k), None)
-                self.lens = sorted(self.by_len, reverse=True)
+        d = self.by_len.get(len(k))
+        if d is None:
+            return
+        _take(d, k, entry)
+        if not d:
+            del self.by_len[len(k)]
+            self.lens = sorted(self.by_len, reverse=True)
 
     def clear(self) -> None:
         self.by_len = {}
@@ -210,11 +236,12 @@ class PrefixIndex(Index):
         if self.icase:
             value = value.lower()
         n = len(value)
+        by_len = self.by_len
         for ln in self.lens:
             if ln <= n:
-                lst = self.by_len[ln].get(value[:ln])
-                if lst:
-                    return lst[0]
+                e = by_len[ln].get(value[:ln])
+                if e is not None:
+                    return e[0] if type(e) is list else e
         return None
 
 
@@ -225,8 +252,8 @@ class NetIndex(Index):
 
     def __init__(self, icase: bool = False) -> None:
         super().__init__(False)
-        self.v4: dict[int, dict[int, list[Any]]] = {}
-        self.v6: dict[int, dict[int, list[Any]]] = {}
+        self.v4: dict[int, dict[int, Any]] = {}
+        self.v6: dict[int, dict[int, Any]] = {}
         self.l4: list[int] = []
         self.l6: list[int] = []
 
@@ -237,7 +264,7 @@ class NetIndex(Index):
         if d is None:
             d = by[n] = {}
             self._lens()
-        d.setdefault(net, []).append(entry)
+        _put(d, net, entry)
 
     def _lens(self) -> None:
         self.l4 = sorted(self.v4, reverse=True)
@@ -246,15 +273,13 @@ class NetIndex(Index):
     def remove(self, entry: Any) -> None:
         fam, n, net = parse_net(entry.text)
         by = self.v4 if fam == 4 else self.v6
-        d = by.get(n, {})
-        lst = d.get(net)
-        if lst is not None:
-            lst[:] = [e for e in lst if e is not entry]
-            if not lst:
-                del d[net]
-            if not d:
-                by.pop(n, None)
-                self._lens()
+        d = by.get(n)
+        if d is None:
+            return
+        _take(d, net, entry)
+        if not d:
+            del by[n]
+            self._lens()
 
     def clear(self) -> None:
         self.v4, self.v6, self.l4, self.l6 = {}, {}, [], []
@@ -270,9 +295,9 @@ class NetIndex(Index):
         else:
             by, lens, bits = self.v6, self.l6, 128
         for n in lens:
-            lst = by[n].get(v >> (bits - n))
-            if lst:
-                return lst[0]
+            e = by[n].get(v >> (bits - n))
+            if e is not None:
+                return e[0] if type(e) is list else e
         return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lb.matchers import MATCHERS, parse_int_range, parse_net
+from lb.matchers import MATCHERS, parse_addr, parse_int_range, parse_net
 from lb.patterns import PatEntry
 
 
@@ -78,3 +78,39 @@ def test_remove_keeps_duplicates_apart() -> None:
     ix.add(b)
     ix.remove(a)
     assert ix.match("1.1.1.1") is b
+
+
+@pytest.mark.parametrize(
+    ("kind", "pattern", "probe"),
+    [("str", "abc", "abc"), ("beg", "/a", "/a/b"), ("ip", "10.0.0.0/8", "10.1.1.1")],
+)
+def test_duplicates_first_wins_and_removal(kind: str, pattern: str, probe: str) -> None:
+    ix = MATCHERS[kind].make_index(False)
+    a, b, c = PatEntry(pattern), PatEntry(pattern), PatEntry(pattern)
+    for e in (a, b, c):
+        ix.add(e)
+    assert ix.match(probe) is a
+    ix.remove(a)
+    assert ix.match(probe) is b
+    ix.remove(c)
+    assert ix.match(probe) is b
+    ix.remove(b)
+    assert ix.match(probe) is None
+    ix.remove(b)  # removing twice is harmless
+    ix.add(c)
+    assert ix.match(probe) is c
+
+
+def test_dict_indexes_hold_entries_not_lists() -> None:
+    """One entry per key is stored as itself: no per-pattern list for the GC to walk."""
+    ix = idx("str", ["a", "b"])
+    assert all(type(v) is PatEntry for v in ix.d.values())
+    ip = idx("ip", ["10.0.0.1", "10.0.0.0/8"])
+    assert all(type(v) is PatEntry for d in ip.v4.values() for v in d.values())
+
+
+def test_pattern_files_do_not_fill_the_sample_address_cache() -> None:
+    parse_addr.cache_clear()
+    idx("ip", [f"192.0.2.{i}" for i in range(50)])
+    assert parse_addr.cache_info().currsize == 0
+    assert parse_addr("192.0.2.1") == (4, 0xC0000201)

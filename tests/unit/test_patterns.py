@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
 from lb.matchers import MATCHERS
-from lb.patterns import F_ACL, F_MAP, Expr, PatternStore
+from lb.patterns import F_ACL, F_MAP, Expr, PatEntry, PatternStore
 
 
 def test_numbering_and_listing(tmp_path: Any) -> None:
@@ -46,3 +47,25 @@ def test_changes_reach_indexes_and_entry_cnt_drift() -> None:
     ref.load("6.6.6.6")
     ref.clear()
     assert ix.match("6.6.6.6") is None and ref.entry_cnt == 0
+
+
+def test_file_loading_leaves_the_collector_as_it_was(tmp_path: Any) -> None:
+    f = tmp_path / "big.lst"
+    f.write_text("".join(f"10.0.{i >> 8}.{i & 255}\n" for i in range(2000)))
+    s = PatternStore()
+    assert gc.isenabled()
+    ref = s.file_ref(str(f), F_ACL, "d", (0, 1))
+    ref.subscribe(Expr(MATCHERS["ip"], MATCHERS["ip"].make_index(False), False))
+    assert gc.isenabled() and ref.entry_cnt == 2000
+    gc.disable()
+    try:
+        s.file_ref(str(f), F_ACL, "d", (0, 2))
+        ref.subscribe(Expr(MATCHERS["ip"], MATCHERS["ip"].make_index(False), False))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):  # a bad pattern still restores the collector
+        bad = s.new_inline("x", (0, 3))
+        bad.entries = {0: PatEntry("nope")}
+        bad.subscribe(Expr(MATCHERS["ip"], MATCHERS["ip"].make_index(False), False))
+    assert gc.isenabled()
