@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from lb.config.model import ProxyConf
     from lb.state import State
 
+# http-reuse: whether a request may take an idle connection another client used
+REUSE_NEVER, REUSE_SAFE, REUSE_AGGRESSIVE, REUSE_ALWAYS = range(4)
+_REUSE_MODES = {
+    "never": REUSE_NEVER,
+    "safe": REUSE_SAFE,
+    "aggressive": REUSE_AGGRESSIVE,
+    "always": REUSE_ALWAYS,
+}
+
 PR_CAP_FE = 0x01
 PR_CAP_BE = 0x02
 
@@ -109,6 +118,7 @@ class Proxy:
         # httpclose / http-server-close: one server connection per request (either side)
         opts = conf.options
         self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))
+        self.reuse_mode = _REUSE_MODES.get(conf.http_reuse, REUSE_SAFE)
 
     def route(self, st: Any, head: Any) -> Proxy | None:
         """The backend for a stream; replaced at build time by the compiled rules."""

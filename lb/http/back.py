@@ -340,6 +340,11 @@ class BackConn(asyncio.Protocol):
             self.buf.clear()
         self.idle = False
 
+    def usable(self) -> bool:
+        """Still open for another request."""
+        t = self.transport
+        return not self.closed and t is not None and not t.is_closing()
+
     def park(self, idle_timeout: float, now: float = 0.0) -> bool:
         """Put an unused connection into the server's idle list (`now`: the clock, if read)."""
         if not self.reusable or self.closed or self.transport is None:

@@ -24,7 +24,7 @@ from lb.http.h1 import (
     parse_request_head,
 )
 from lb.listener import endpoint_addresses
-from lb.proxy import QueuedStream
+from lb.proxy import REUSE_AGGRESSIVE, REUSE_ALWAYS, REUSE_NEVER, QueuedStream
 from lb.proxy_send import proxy_line
 from lb.rules_response import on_response
 from lb.stream import Stream
@@ -81,6 +81,7 @@ class FrontConn(asyncio.Protocol):
         "sess",
         "tls_vals",
         "added_lines",
+        "own_back",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -125,6 +126,7 @@ class FrontConn(asyncio.Protocol):
         self.sess: Any = None  # lb.rules_tcp.Session when tcp-request connection rules ran
         self.tls_vals: tuple | None = None  # (ssl object, version, cipher), read once
         self.added_lines: tuple | None = None  # (forwardfor, originalto, lines) for heads
+        self.own_back: BackConn | None = None  # http-reuse never: the idle private connection
 
     # ------------------------------------------------------------ connection
 
@@ -198,6 +200,9 @@ class FrontConn(asyncio.Protocol):
             self._log_bad(408, "CR", bytes(self.buf))
         if self.sess is not None:
             self.sess.close()
+        if self.own_back is not None:
+            self.own_back.close()
+            self.own_back = None
         self.state.conn_closed(self)
 
     def pause_writing(self) -> None:
@@ -485,18 +490,19 @@ class FrontConn(asyncio.Protocol):
         assert be is not None
         self.phase = P_CONNECT
         back = None
-        if be.conf.http_reuse != "never":
-            idle = srv.idle
-            while idle:
-                cand = idle.pop()
-                cand.idle = False
-                if (
-                    not cand.closed
-                    and cand.transport is not None
-                    and not (cand.transport.is_closing())
-                ):
-                    back = cand
-                    break
+        mode = be.reuse_mode
+        own = self.own_back
+        if own is not None:  # http-reuse never: this client's own server connection
+            self.own_back = None
+            if own.server is srv and own.idle and own.usable():
+                own.idle = False
+                back = own
+            else:
+                own.close()
+        elif mode == REUSE_ALWAYS or (mode != REUSE_NEVER and self.nreq > 1):
+            back = _pop_idle(srv.idle, False)
+        elif mode == REUSE_AGGRESSIVE:  # a first request: only a connection reused before
+            back = _pop_idle(srv.idle, True)
         if back is not None:
             back.was_reused = True
             srv.counters.reuse += 1
@@ -699,12 +705,17 @@ class FrontConn(asyncio.Protocol):
         self.server = None
         be = self.backend
         if back is not None:
-            # an idle connection lives as long as `timeout server` (10 s without one)
-            idle_for = (be.t_server if be is not None else 0) or 10.0
-            if reuse and srv is not None and back.park(idle_for, now):
-                pass
-            else:
+            if not reuse or srv is None or be is None:
                 back.abort() if not reuse else back.close()
+            elif be.reuse_mode == REUSE_NEVER:  # kept for this client's next request only
+                if back.usable():
+                    back.idle = True
+                    self.own_back = back
+                else:
+                    back.close()
+            # an idle connection lives as long as `timeout server` (10 s without one)
+            elif not back.park(be.t_server or 10.0, now):
+                back.close()
         # logged before the server slot is released: the counters include this stream
         self.state.stream_done(self, st, now)
         if srv is not None and be is not None:
@@ -870,6 +881,23 @@ class FrontConn(asyncio.Protocol):
 
     def _connect_failed_timeout(self) -> None:
         self._connect_failed("sC")
+
+
+def _pop_idle(idle: list[BackConn], reused_only: bool) -> BackConn | None:
+    """An idle server connection still open, taken from the server's pool (the most
+    recently parked first; closed ones met on the way are dropped). `reused_only`: only
+    one that has been reused before (`http-reuse aggressive` on a first request)."""
+    i = len(idle) - 1
+    while i >= 0:
+        cand = idle[i]
+        usable = cand.usable()
+        if not usable or not reused_only or cand.was_reused:
+            del idle[i]
+            cand.idle = False
+            if usable:
+                return cand
+        i -= 1
+    return None
 
 
 def _with_connection(data: bytes, value: bytes) -> bytes:

@@ -377,6 +377,11 @@ class Backend:
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
 
+    def open_conns(self) -> int:
+        """Connections accepted and not closed yet (by either side)."""
+        with self._lock:
+            return len(self._conns)
+
     def close(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):

@@ -52,6 +52,64 @@ def test_keepalive_and_server_reuse(proxy):
     assert b.accepted == 1
 
 
+def _one(s: socket.socket, rd: Reader, path: str) -> None:
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    r = rd.response()
+    assert r.status == 200 and r.body == b"hello from s1", r
+
+
+@pytest.mark.parametrize(
+    ("mode", "after_b_first", "after_b_second", "after_c_first"),
+    [
+        # safe (the default): a client's first request gets a connection of its own
+        (None, 2, 2, 3),
+        ("safe", 2, 2, 3),
+        # always: any idle connection, first requests included
+        ("always", 1, 1, 1),
+        # aggressive: a first request only takes a connection already reused once
+        ("aggressive", 2, 2, 2),
+        # never: each client keeps its own server connection
+        ("never", 2, 2, 3),
+    ],
+)
+def test_http_reuse_modes(proxy, mode, after_b_first, after_b_second, after_c_first):
+    """Server connections (counted by the backend) as three clients come: A sends one
+    request and stays idle, B sends two, then C sends one while A and B are idle."""
+    port, b, _ = proxy(extra_be=f"    http-reuse {mode}\n" if mode else "")
+    with connect(port) as a, connect(port) as bb, connect(port) as c:
+        ra, rb, rc = Reader(a), Reader(bb), Reader(c)
+        _one(a, ra, "/a1")
+        assert b.accepted == 1
+        _one(bb, rb, "/b1")
+        assert b.accepted == after_b_first
+        _one(bb, rb, "/b2")
+        assert b.accepted == after_b_second
+        _one(c, rc, "/c1")
+        assert b.accepted == after_c_first
+        # later requests of each client always find a connection: no new one
+        for sock, rd in ((a, ra), (bb, rb), (c, rc)):
+            _one(sock, rd, "/again")
+        assert b.accepted == after_c_first
+
+
+def test_http_reuse_never_closes_with_its_client(proxy):
+    """`http-reuse never`: the server connection is the client's; when the client goes,
+    so does it, and nobody else gets it."""
+    port, b, _ = proxy(extra_be="    http-reuse never\n")
+    with connect(port) as a:
+        ra = Reader(a)
+        _one(a, ra, "/a1")
+        _one(a, ra, "/a2")
+    assert b.accepted == 1
+    deadline = time.monotonic() + 5
+    while b.open_conns() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b.open_conns() == 0
+    with connect(port) as c:
+        _one(c, Reader(c), "/c1")
+    assert b.accepted == 2
+
+
 def test_pipelining_in_order(proxy):
     port, b, _ = proxy()
     with connect(port) as s:
