@@ -8,8 +8,15 @@ and compared with what our balancer picks for the same key and config; for
 static-rr the order of picks is compared.
 
 Skipped when no haproxy binary is installed. Everything listens on
-127.0.0.1, on ports the kernel handed out; haproxy is stopped by pid in the
-fixture finalizer.
+127.0.0.1. The frontend sockets are bound here (port 0, so the kernel picks
+a free port) and handed to haproxy as inherited file descriptors (`bind
+fd@N`): haproxy never binds a port itself. Picking a port, closing it and
+letting haproxy bind it later is racy: the kernel can hand the same port out
+twice, and haproxy binds with SO_REUSEPORT, so two frontends (or another
+haproxy) would silently share a port and the kernel would split one
+scenario's requests between them. Every response also names the backend
+that answered, and a request answered by the wrong backend fails loudly.
+haproxy is stopped by pid in the fixture finalizer.
 """
 
 from __future__ import annotations
@@ -186,10 +193,12 @@ def _keys(kind: str) -> list[tuple[str, bytes, dict[bytes, bytes]]]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _listener() -> socket.socket:
+    """A socket bound to a kernel-chosen port, to be inherited by haproxy."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    return s
 
 
 def _named_handler(name: str) -> type[http.server.BaseHTTPRequestHandler]:
@@ -210,9 +219,10 @@ def _named_handler(name: str) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
-def _request(port: int, src: str, uri: bytes, headers: dict[bytes, bytes]) -> str:
+def _request(port: int, src: str, uri: bytes, headers: dict[bytes, bytes], backend: str) -> str:
+    """Send one request through haproxy; the answering server's name."""
     with socket.socket() as s:
-        s.settimeout(5)
+        s.settimeout(30)
         s.bind((src, 0))
         s.connect(("127.0.0.1", port))
         head = b"GET " + uri + b" HTTP/1.1\r\n"
@@ -224,7 +234,14 @@ def _request(port: int, src: str, uri: bytes, headers: dict[bytes, bytes]) -> st
             data += chunk
     status, _, rest = data.partition(b"\r\n")
     assert b" 200 " in status, data[:200]
-    return rest.split(b"\r\n\r\n", 1)[1].decode()
+    head, _, body = rest.partition(b"\r\n\r\n")
+    answered_by = [
+        v.strip().decode()
+        for k, _, v in (line.partition(b":") for line in head.split(b"\r\n"))
+        if k.strip().lower() == b"x-lb-backend"
+    ]
+    assert answered_by == [backend], (backend, answered_by, head)
+    return body.decode()
 
 
 @pytest.fixture(scope="module")
@@ -236,23 +253,36 @@ def haproxy_farm():
         servers.append(srv)
     ports = {name: srv.server_address[1] for name, srv in zip(NAMES, servers, strict=True)}
     tmp = tempfile.TemporaryDirectory(prefix="lb-balance-hx-")
+    # A frontend answered by haproxy itself: once it answers, haproxy has
+    # finished starting and is accepting on every listener. It is polled
+    # instead of the scenario frontends so that no pick is spent before the
+    # test (static-rr compares the order of picks from the first one on).
+    ready = _listener()
+    ready_port = ready.getsockname()[1]
+    listeners = [ready]
     lines = [
         "global",
         "    maxconn 200",
         "defaults",
         "    mode http",
-        "    timeout connect 2s",
-        "    timeout client 5s",
-        "    timeout server 5s",
+        "    timeout connect 5s",
+        "    timeout client 30s",
+        "    timeout server 30s",
+        "frontend f-ready",
+        f"    bind fd@{ready.fileno()}",
+        '    http-request return status 200 content-type text/plain string "ready"',
     ]
     for sc in SCENARIOS:
-        sc.port = _free_port()
+        sock = _listener()
+        listeners.append(sock)
+        sc.port = sock.getsockname()[1]
         lines += [
             f"frontend f-{sc.ident}",
-            f"    bind 127.0.0.1:{sc.port}",
+            f"    bind fd@{sock.fileno()}",
             f"    default_backend b-{sc.ident}",
             f"backend b-{sc.ident}",
             f"    balance {sc.balance}",
+            "    http-response set-header X-LB-Backend %b",
         ]
         if sc.hash_type:
             lines.append(f"    hash-type {sc.hash_type}")
@@ -262,25 +292,36 @@ def haproxy_farm():
             lines.append(f"    server {name} 127.0.0.1:{ports[name]} weight {weight} {extra}")
     cfg = Path(tmp.name) / "haproxy.cfg"
     cfg.write_text("\n".join(lines) + "\n")
-    proc = subprocess.Popen(
-        [HAPROXY, "-db", "-f", str(cfg)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    errlog = Path(tmp.name) / "haproxy.err"
+    with errlog.open("wb") as err:
+        proc = subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(cfg)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            pass_fds=[s.fileno() for s in listeners],
+        )
+    # haproxy holds its own copies now; ours would only keep accepting into
+    # the backlog if haproxy died.
+    for s in listeners:
+        s.close()
     try:
-        deadline = time.monotonic() + 10
-        for sc in SCENARIOS:
-            while True:
-                if proc.poll() is not None:
-                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                    pytest.fail(f"haproxy exited early: {err}")
-                try:
-                    socket.create_connection(("127.0.0.1", sc.port), timeout=1).close()
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"haproxy exited early: {errlog.read_text(errors='replace')}")
+            try:
+                with socket.create_connection(("127.0.0.1", ready_port), timeout=5) as s:
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: ready\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while chunk := s.recv(4096):
+                        data += chunk
+                if data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ready"):
                     break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail("haproxy did not start listening")
-                    time.sleep(0.05)
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"haproxy did not start: {errlog.read_text(errors='replace')}")
+            time.sleep(0.05)
         yield SCENARIOS
     finally:
         proc.terminate()
@@ -289,8 +330,6 @@ def haproxy_farm():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        if proc.stderr:
-            proc.stderr.close()
         for srv in servers:
             srv.shutdown()
             srv.server_close()
@@ -322,7 +361,7 @@ def test_same_server_as_haproxy(haproxy_farm, ident: str) -> None:
     mismatches = []
     seen = set()
     for ip, uri, headers in _keys(sc.kind):
-        theirs = _request(sc.port, ip, uri, headers)
+        theirs = _request(sc.port, ip, uri, headers, f"b-{sc.ident}")
         ours = balancer.pick(Ctx(src=ip, uri=uri, headers=headers))
         assert ours is not None
         seen.add(theirs)
