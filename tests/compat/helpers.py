@@ -39,10 +39,20 @@ DROPPED = {
 }
 
 
+# Ports handed out in this test process: bind(0) then close may give the same number
+# twice, and two listeners on one port (SO_REUSEPORT) would split the traffic.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    """A free loopback port, never one handed out before in this process."""
+    while True:
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def rewrite_config(text: str, tmp: Path, ports: dict[int, int]) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import uvloop
+from itest import free_port
 
 from lb.checks import (
     CheckParams,
@@ -26,12 +27,6 @@ pytestmark = pytest.mark.timeout(30)
 
 def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
     uvloop.run(coro_fn())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TinyHttp:

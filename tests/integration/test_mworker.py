@@ -19,17 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from itest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 15.0, step: float = 0.05) -> Any:

@@ -17,17 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from itest import free_port
 
 from lb.tls import devpki
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, timeout: float = 8.0) -> bool:
