@@ -180,17 +180,40 @@ def compile_rule_steps(
 def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callable | None:
     if not rules:
         return None
-    steps = compile_rule_steps(rules, acls, proxy, HTTP_REQUEST_ACTIONS, "http-request")
+    return run_steps(compile_rule_steps(rules, acls, proxy, HTTP_REQUEST_ACTIONS, "http-request"))
 
-    def run(st: Any, head: Head) -> Verdict:
-        for cond, act in steps:
-            if cond is None or cond(st):
-                v = act(st, head)
-                if v is None:
-                    continue
-                if v is STOP:
-                    return None
-                return v  # type: ignore[return-value]
-        return None
 
-    return run
+def run_steps(steps: list[tuple[Callable[[Any], bool] | None, Action]]) -> Callable:
+    """`run(stream, head)` evaluating the steps in order, generated as straight-line
+    code (no loop, no tuple unpacking per rule): None to go on, or the first verdict."""
+    if len(steps) > 200:  # keep the generated function reasonable
+
+        def run(st: Any, head: Head) -> Verdict:
+            for cond, act in steps:
+                if cond is None or cond(st):
+                    v = act(st, head)
+                    if v is None:
+                        continue
+                    if v is STOP:
+                        return None
+                    return v  # type: ignore[return-value]
+            return None
+
+        return run
+    g: dict[str, Any] = {"STOP": STOP}
+    lines = ["def run(st, head):"]
+    for i, (cond, act) in enumerate(steps):
+        g[f"a{i}"] = act
+        ind = "    "
+        if cond is not None:
+            g[f"c{i}"] = cond
+            lines.append(f"    if c{i}(st):")
+            ind = "        "
+        lines += [
+            f"{ind}v = a{i}(st, head)",
+            f"{ind}if v is not None:",
+            f"{ind}    return None if v is STOP else v",
+        ]
+    lines.append("    return None")
+    exec("\n".join(lines) + "\n", g)  # noqa: S102 - code built from indexes only
+    return g["run"]

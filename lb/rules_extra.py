@@ -13,6 +13,7 @@ head is otherwise forwarded as received (DESIGN principle 5).
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import monotonic as _monotonic
 from typing import Any
 
 from lb.config.model import Rule
@@ -40,9 +41,13 @@ def _arg(rule_name: str) -> str:
 
 
 class Tracker:
-    """What one table counts when a stream tracks, and when the stream ends."""
+    """What one table counts when a stream tracks, and when the stream ends.
 
-    __slots__ = ("table", "req", "err", "fail", "bin", "bout")
+    `done(entry, now, stream)` is generated for the table's stored counters only:
+    it releases the entry, refreshes its expiry and counts the stream's bytes and
+    errors (nothing is looked up per stream)."""
+
+    __slots__ = ("table", "req", "err", "fail", "bin", "bout", "done")
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -51,6 +56,34 @@ class Tracker:
         self.fail = table.bumper("http_fail_cnt")
         self.bin = table.bumper("bytes_in_cnt")
         self.bout = table.bumper("bytes_out_cnt")
+        self.done = _compile_done(table)
+
+
+def _compile_done(table: Table) -> Callable[[Any, int, Any], None]:
+    lines = ["def done(e, now, st):", "    e.use -= 1"]
+    if table.expire:
+        lines.append(f"    e.exp = now + {int(table.expire)}")
+    for attr, counter in (("bytes_in", "bytes_in_cnt"), ("bytes_out", "bytes_out_cnt")):
+        body = table.bump_src(counter, n="b", ind="        ")
+        if body:
+            lines += [f"    b = st.{attr}", "    if b:", body.rstrip("\n")]
+    err = table.bump_src("http_err_cnt", n="1", ind="        ")
+    fail = table.bump_src("http_fail_cnt", n="1", ind="        ")
+    if err or fail:
+        lines.append("    status = st.status")
+    if err:
+        lines += [
+            "    if 400 <= status < 500 and status != 401 and status != 407:",
+            err.rstrip("\n"),
+        ]
+    if fail:
+        lines += [
+            "    if status >= 500 and status != 501 and status != 505:",
+            fail.rstrip("\n"),
+        ]
+    ns: dict[str, Any] = {}
+    exec("\n".join(lines) + "\n", ns)  # noqa: S102 - code built from data-type names only
+    return ns["done"]
 
 
 _TRACKERS: dict[int, Tracker] = {}
@@ -73,6 +106,85 @@ def _table_for(proxy: Any, name: str | None) -> Table:
     return t
 
 
+_NO_KEY = object()
+
+
+def _compile_track(
+    n: int, key: Callable[[Any], Any] | None, table: Table, trk: Tracker, http_req: bool
+) -> Callable[..., Any]:
+    """The code tying slot `n` of a stream to the entry of the key sample, in one
+    generated function: `attach(stream)` returning `(entry, now_ms)` when it starts
+    tracking (else None), or with `http_req` the `http-request track-scN` action
+    itself, which also counts the request in the entry (`run(stream, head)`).
+
+    The key conversion is skipped when the sample is the very object seen last
+    (a keep-alive connection's address), and a table hit only writes `exp`
+    (`Table.get`'s fast path, inline). `key` None means the key is `src` for an
+    address table: the address is read inline (what `src` gives as "-" or "unix"
+    converts to no key either way)."""
+    slot = ["None", "None", "None"]
+    slot[n] = "t"
+    g: dict[str, Any] = {
+        "key": key,
+        "to_key": table.ktype.from_sample,
+        "table": table,
+        "get": table.get,
+        "entries": table.entries,
+        "trk": trk,
+        "monotonic": __import__("time").monotonic,
+        "last_v": _NO_KEY,
+        "last_k": None,
+    }
+    head = "def run(st, head):" if http_req else "def run(st):"
+    lines = [
+        head,
+        "    global last_v, last_k",
+        "    sc = st.sc",
+        f"    if sc is not None and sc[{n}] is not None:",
+        "        return None",
+        "    v = st.client_ip" if key is None else "    v = key(st)",
+        "    if v is last_v:",
+        "        k = last_k",
+        "    else:",
+        "        k = to_key(v)",
+        "        last_v = v",
+        "        last_k = k",
+        "    if k is None:",
+        "        return None",
+        "    now = int(monotonic() * 1000)",
+        "    e = entries.get(k)",
+        "    if e is None:",
+        "        e = get(k, now)",
+        "        if e is None:",
+        "            return None",
+        "    elif now == table._exp_now:",
+        "        e.exp = table._exp_val",
+    ]
+    if table.expire:
+        lines += [
+            "    else:",
+            "        table._exp_now = now",
+            f"        e.exp = table._exp_val = now + {int(table.expire)}",
+        ]
+    lines += [
+        "    e.use += 1",
+        "    t = (table, e, trk)",
+        "    if sc is None:",
+        f"        st.sc = [{', '.join(slot)}]",
+        "    else:",
+        f"        sc[{n}] = t",
+    ]
+    if http_req:
+        body = table.bump_src("http_req_cnt", n="1")
+        if body:
+            lines.append(body.rstrip("\n"))
+        lines.append("    return None")
+    else:
+        lines.append("    return e, now")
+    exec("\n".join(lines) + "\n", g)  # noqa: S102 - code built from data-type names only
+    return g["run"]
+
+
 def track_setup(
     n: int, args: list[str], rule: Rule, proxy: Any
 ) -> tuple[Callable[[Any], tuple[Any, int] | None], Table, Any, list[str]]:
@@ -81,49 +193,30 @@ def track_setup(
     `attach(stream)`, which ties slot `n` of the stream to the key's entry and
     returns `(entry, now_ms)` when it starts tracking, else None. Returns
     `(attach, table, tracker, remaining words)`."""
+    key, table, trk, rest = _track_args(n, args, rule, proxy)
+    return _compile_track(n, key, table, trk, False), table, trk, rest
+
+
+def _track_args(
+    n: int, args: list[str], rule: Rule, proxy: Any
+) -> tuple[Callable[[Any], Any] | None, Table, Tracker, list[str]]:
     if not args:
         raise ValueError(f"'track-sc{n}' expects a key.")
-    key = compile_sample(args[0], _ctx(proxy, rule)).fn
+    key: Callable[[Any], Any] | None = compile_sample(args[0], _ctx(proxy, rule)).fn
     rest = args[1:]
     tname = None
     if len(rest) >= 2 and rest[0] == "table":
         tname, rest = rest[1], rest[2:]
     table = _table_for(proxy, tname)
-    trk = tracker(table)
-    to_key = table.ktype.from_sample
-
-    def attach(st: Any) -> tuple[Any, int] | None:
-        sc = st.sc
-        if sc is None:
-            sc = st.sc = [None, None, None]
-        elif sc[n] is not None:
-            return None
-        k = to_key(key(st))
-        if k is None:
-            return None
-        now = now_ms()
-        e = table.get(k, now)
-        if e is None:
-            return None
-        e.use += 1
-        sc[n] = (table, e, trk)
-        return e, now
-
-    return attach, table, trk, rest
+    if args[0] == "src" and table.ktype.name in ("ip", "ipv6"):
+        key = None
+    return key, table, tracker(table), rest
 
 
 def _track_builder(n: int) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
     def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-        attach, _table, trk, rest = track_setup(n, args, rule, proxy)
-        bump_req = trk.req
-
-        def run(st: Any, head: Head) -> None:
-            hit = attach(st)
-            if hit is not None and bump_req is not None:
-                bump_req(hit[0], hit[1], 1)
-            return None
-
-        return run, rest
+        key, table, trk, rest = _track_args(n, args, rule, proxy)
+        return _compile_track(n, key, table, trk, True), rest
 
     return build
 
@@ -138,23 +231,14 @@ def stream_done(st: Any) -> None:
     if sc is None:
         return
     st.sc = None
-    now = now_ms()
-    status = st.status
-    for t in sc:
-        if t is None:
-            continue
-        table, e, trk = t
-        e.use -= 1
-        if table.expire:
-            e.exp = now + table.expire
-        if trk.bin is not None and st.bytes_in:
-            trk.bin(e, now, st.bytes_in)
-        if trk.bout is not None and st.bytes_out:
-            trk.bout(e, now, st.bytes_out)
-        if 400 <= status < 500 and status not in (401, 407) and trk.err is not None:
-            trk.err(e, now, 1)
-        elif status >= 500 and status not in (501, 505) and trk.fail is not None:
-            trk.fail(e, now, 1)
+    now = int(_monotonic() * 1000)
+    t0, t1, t2 = sc
+    if t0 is not None:
+        t0[2].done(t0[1], now, st)
+    if t1 is not None:
+        t1[2].done(t1[1], now, st)
+    if t2 is not None:
+        t2[2].done(t2[1], now, st)
 
 
 def _sc_action(kind: str) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:

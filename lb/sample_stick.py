@@ -10,11 +10,12 @@ looks the converted sample up. Tags and counters HAProxy names with `get`
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Any
 
 from lb.sample import CONVERTERS, FETCHES, BuildCtx, Converter, Fetch
 from stick.datatypes import DATA_TYPES, RATE_OF
-from stick.table import now_ms
+from stick.table import now_ms, rate_read_src
 
 NSC = 3
 GET_NAMES = {"gpt0": "get_gpt0", "gpc0": "get_gpc0", "gpc1": "get_gpc1"}
@@ -39,10 +40,11 @@ def tracked(st: Any, n: int) -> Any:
 
 
 def _reader(dname: str) -> Any:
+    """`read(table, entry)`: the value now, None when the table does not store it."""
+
     def read(table: Any, e: Any) -> int | None:
-        if not table.has(dname):
-            return None
-        return table.read(e, dname)
+        fn = table._fetchers.get(dname) or table.fetcher(dname)
+        return None if fn is None else fn(e)
 
     return read
 
@@ -59,22 +61,56 @@ def _sc_builder(dname: str, fixed_n: int | None) -> Any:
         else:
             n, targs = fixed_n, args
         other = find_table(ctx, targs[0]) if targs and targs[0] else None
+        if other is not None:
 
-        def run(st: Any) -> int | None:
-            t = tracked(st, n)
-            if t is None:
-                return None
-            table, e = t[0], t[1]
-            if other is not None and other is not table:
-                e = other.lookup(e.key)
-                if e is None:
-                    return 0
-                table = other
-            return read(table, e)
+            def run_other(st: Any) -> int | None:
+                t = tracked(st, n)
+                if t is None:
+                    return None
+                table, e = t[0], t[1]
+                if other is not table:
+                    e = other.lookup(e.key)
+                    if e is None:
+                        return 0
+                    table = other
+                return read(table, e)
 
-        return run
+            return run_other
+
+        def slow(t: Any) -> int | None:
+            return read(t[0], t[1])
+
+        own = find_table(ctx, None)
+        return _compile_sc(n, dname, own if own is not None and own.has(dname) else None, slow)
 
     return build
+
+
+def _compile_sc(n: int, dname: str, own: Any, slow: Any) -> Any:
+    """`sc_<dname>(n)` as one generated function: the value is read inline when the
+    stream tracks an entry of `own` (the proxy's table, the usual case), through the
+    tracked table's compiled reader otherwise."""
+    lines = [
+        "def run(st):",
+        "    sc = getattr(st, 'sc', None)",
+        f"    if sc is None or (t := sc[{n}]) is None:",
+        "        return None",
+    ]
+    if own is not None:
+        lines.append("    if t[0] is own:")
+        if DATA_TYPES[dname].is_rate:
+            lines += [
+                "        e = t[1]",
+                "        now = int(monotonic() * 1000)",
+                rate_read_src(dname, own.period(dname), ind="        ").rstrip("\n"),
+                "        return v",
+            ]
+        else:
+            lines.append(f"        return t[1].{dname}")
+    lines.append("    return slow(t)")
+    g: dict[str, Any] = {"own": own, "slow": slow, "monotonic": monotonic}
+    exec("\n".join(lines) + "\n", g)  # noqa: S102 - code built from data-type names only
+    return g["run"]
 
 
 def _src_builder(dname: str) -> Any:

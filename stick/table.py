@@ -14,13 +14,12 @@ the least recently used entry, which is what a full table evicts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
+from time import monotonic
 from typing import Any
 
 from sortedcontainers import SortedList
 
-from stick import freq
 from stick.datatypes import DATA_TYPES, RATE_OF, U32, DataType
 from stick.keys import KeyType
 
@@ -28,7 +27,28 @@ BUCKET_MS = 1000
 
 
 def now_ms() -> int:
-    return int(time.monotonic() * 1000)
+    return int(monotonic() * 1000)
+
+
+def _compile(src: str, name: str) -> Any:
+    ns: dict[str, Any] = {"monotonic": monotonic}
+    exec(src, ns)  # noqa: S102 - code built from data-type names and integers only
+    return ns[name]
+
+
+def rate_read_src(rate: str, period: int, e: str = "e", now: str = "now", ind: str = "    ") -> str:
+    """Lines computing `stick.freq.read` of rate slots `rate_*` of entry `e` at `now`
+    into `v` (inline: this runs for every `sc_*_rate` fetch)."""
+    p = period
+    return (
+        f"{ind}v = {e}.{rate}_t + {p} - {now}\n"
+        f"{ind}if v < 0:\n"
+        f"{ind}    v += {p}\n"
+        f"{ind}    v = {e}.{rate}_c * v // {p} if v >= 0 else 0\n"
+        f"{ind}else:\n"
+        f"{ind}    p = {e}.{rate}_p\n"
+        f"{ind}    v = {e}.{rate}_c + p * v // {p} if p else {e}.{rate}_c\n"
+    )
 
 
 class EntryBase:
@@ -66,6 +86,7 @@ class Table:
         self.peers = peers
         store = store or {}
         self.stored: list[DataType] = sorted((DATA_TYPES[n] for n in store), key=lambda d: d.index)
+        self._names = frozenset(d.name for d in self.stored)
         self.periods: dict[str, int] = {n: p for n, p in store.items() if DATA_TYPES[n].is_rate}
         slots: list[str] = []
         for dt in self.stored:
@@ -80,6 +101,9 @@ class Table:
         self._bucket_order: SortedList = SortedList()
         self._exp_now = -1  # the `now` of `_exp_val`, shared by entries refreshed then
         self._exp_val = 0
+        self._bumpers: dict[str, Any] = {}
+        self._readers: dict[str, Any] = {}
+        self._fetchers: dict[str, Any] = {}
 
     # ------------------------------------------------------------ entries
 
@@ -87,7 +111,7 @@ class Table:
         return len(self.entries)
 
     def has(self, name: str) -> bool:
-        return any(d.name == name for d in self.stored)
+        return name in self._names
 
     def lookup(self, key: Any) -> Any:
         return self.entries.get(key)
@@ -225,18 +249,41 @@ class Table:
 
     def read(self, e: Any, name: str, now: int | None = None) -> int:
         """The value of data type `name` (a rate is read over its period)."""
-        dt = DATA_TYPES[name]
-        if dt.is_rate:
-            if now is None:
-                now = now_ms()
-            return freq.read(
-                getattr(e, name + "_t"),
-                getattr(e, name + "_c"),
-                getattr(e, name + "_p"),
-                now,
-                self.periods[name],
-            )
-        return getattr(e, name)
+        rd = self._readers.get(name) or self.reader(name)
+        if rd is None:
+            raise KeyError(name)
+        return rd(e, now_ms() if now is None else now)
+
+    def reader(self, name: str) -> Callable[[Any, int], int] | None:
+        """`read(entry, now)` for data type `name`, compiled once; None when not stored."""
+        rd = self._readers.get(name)
+        if rd is None and name in self._names:
+            if DATA_TYPES[name].is_rate:
+                src = (
+                    "def read(e, now):\n"
+                    + rate_read_src(name, self.periods[name])
+                    + "    return v\n"
+                )
+            else:
+                src = f"def read(e, now):\n    return e.{name}\n"
+            rd = self._readers[name] = _compile(src, "read")
+        return rd
+
+    def fetcher(self, name: str) -> Callable[[Any], int] | None:
+        """`read(entry)` at the current time for data type `name` (what a sample fetch
+        calls); None when not stored."""
+        fn = self._fetchers.get(name)
+        if fn is None and name in self._names:
+            if DATA_TYPES[name].is_rate:
+                src = (
+                    "def read(e):\n    now = int(monotonic() * 1000)\n"
+                    + rate_read_src(name, self.periods[name])
+                    + "    return v\n"
+                )
+            else:
+                src = f"def read(e):\n    return e.{name}\n"
+            fn = self._fetchers[name] = _compile(src, "read")
+        return fn
 
     def write(self, e: Any, name: str, value: int, now: int | None = None) -> None:
         """Set a value as `set table` does: a rate restarts with `value` events now."""
@@ -252,35 +299,42 @@ class Table:
         else:
             setattr(e, name, value & U32)
 
+    def bump_src(
+        self, counter: str, e: str = "e", now: str = "now", n: str = "n", ind: str = "    "
+    ) -> str:
+        """Source lines adding `n` to `counter` and its rate, whichever are stored ("" when
+        neither is), for code generated elsewhere that inlines the bump."""
+        rate = RATE_OF.get(counter, "")
+        lines = []
+        if counter in self._names:
+            lines.append(f"{e}.{counter} = ({e}.{counter} + {n}) & {U32}")
+        if rate and rate in self._names:
+            p = self.periods[rate]
+            lines += [
+                f"el = {now} - {e}.{rate}_t",
+                f"if el >= {p}:",
+                f"    if el < {2 * p}:",
+                f"        {e}.{rate}_t += {p}; {e}.{rate}_p = {e}.{rate}_c",
+                "    else:",
+                f"        {e}.{rate}_t = {now}; {e}.{rate}_p = 0",
+                f"    {e}.{rate}_c = {n}",
+                "else:",
+                f"    {e}.{rate}_c += {n}",
+            ]
+        return "".join(f"{ind}{x}\n" for x in lines)
+
     def bumper(self, counter: str) -> Callable[[Any, int, int], None] | None:
         """`bump(entry, now, n)` adding `n` to `counter` and its rate, whichever are stored.
 
-        Generated as straight-line code: this runs for every tracked request.
+        Generated once per table and counter as straight-line code: this runs for every
+        tracked request.
         """
-        rate = RATE_OF.get(counter, "")
-        has_cnt = self.has(counter)
-        has_rate = bool(rate) and self.has(rate)
-        if not has_cnt and not has_rate:
-            return None
-        lines = ["def bump(e, now, n=1):"]
-        if has_cnt:
-            lines.append(f"    e.{counter} = (e.{counter} + n) & {U32}")
-        if has_rate:
-            p = self.periods[rate]
-            lines += [
-                f"    el = now - e.{rate}_t",
-                f"    if el >= {p}:",
-                f"        if el < {2 * p}:",
-                f"            e.{rate}_t += {p}; e.{rate}_p = e.{rate}_c",
-                "        else:",
-                f"            e.{rate}_t = now; e.{rate}_p = 0",
-                f"        e.{rate}_c = n",
-                "    else:",
-                f"        e.{rate}_c += n",
-            ]
-        ns: dict[str, Any] = {}
-        exec("\n".join(lines), ns)  # noqa: S102 - code built from data-type names only
-        return ns["bump"]
+        if counter in self._bumpers:
+            return self._bumpers[counter]
+        body = self.bump_src(counter)
+        fn = _compile("def bump(e, now, n=1):\n" + body, "bump") if body else None
+        self._bumpers[counter] = fn
+        return fn
 
     # ------------------------------------------------------------ dump
 

@@ -150,3 +150,85 @@ def test_refresh_in_same_ms_and_after() -> None:
     n = parse_stick_table("n", words("type integer size 10 store gpc0"))
     e = n.get(1, now=5)
     assert n.get(1, now=6) is e and n.get(1) is e and e.exp == 0
+
+
+def test_compiled_reader_matches_freq_read() -> None:
+    import random
+
+    t = parse_stick_table("r", words("type integer size 10 store http_req_rate(10s),gpt0"))
+    e = t.get(1, now=0)
+    rd = t.reader("http_req_rate")
+    assert rd is not None and t.reader("gpc0") is None and t.fetcher("gpc0") is None
+    rng = random.Random(4)
+    for _ in range(5000):
+        tick = rng.randrange(0, 100_000)
+        e.http_req_rate_t, e.http_req_rate_c = tick, rng.choice((0, 1, rng.randrange(10**6)))
+        e.http_req_rate_p = rng.choice((0, rng.randrange(10**6)))
+        now = tick + rng.randrange(-10, 30_000)
+        want = freq.read(tick, e.http_req_rate_c, e.http_req_rate_p, now, 10_000)
+        assert rd(e, now) == want == t.read(e, "http_req_rate", now)
+    t.write(e, "gpt0", 7)
+    assert t.reader("gpt0")(e, 0) == 7 == t.fetcher("gpt0")(e)
+
+
+def test_bumper_matches_freq_update_and_is_cached() -> None:
+    import random
+
+    t = parse_stick_table("b", words("type integer size 10 store http_req_cnt,http_req_rate(1s)"))
+    bump = t.bumper("http_req_cnt")
+    assert bump is t.bumper("http_req_cnt") and t.bumper("gpc0") is None
+    e = t.get(1, now=0)
+    ref = (0, 0, 0)
+    now = 0
+    rng = random.Random(7)
+    for i in range(3000):
+        now += rng.choice((0, 1, 37, 400, 999, 1000, 1500, 2500))
+        bump(e, now, 2)
+        ref = freq.update(*ref, now, 1000, 2)
+        assert (e.http_req_rate_t, e.http_req_rate_c, e.http_req_rate_p) == ref
+        assert e.http_req_cnt == 2 * (i + 1)
+
+
+def test_track_and_stream_done_counts() -> None:
+    from types import SimpleNamespace
+
+    from lb.rules_extra import _compile_track, stream_done, tracker
+
+    t = parse_stick_table(
+        "fe",
+        words(
+            "type ip size 10 expire 1m store http_req_cnt,http_req_rate(10s),"
+            "http_err_cnt,http_fail_cnt,bytes_in_cnt,bytes_out_rate(1s)"
+        ),
+    )
+    trk = tracker(t)
+    run = _compile_track(1, lambda st: st.ip, t, trk, True)
+    attach = _compile_track(0, lambda st: st.ip, t, trk, False)
+
+    def stream(ip: str, status: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            ip=ip, client_ip=ip, sc=None, status=status, bytes_in=10, bytes_out=20
+        )
+
+    for status in (200, 404, 401, 503, 501):
+        st = stream("10.0.0.1", status)
+        assert run(st, None) is None and run(st, None) is None  # the second is a no-op
+        assert st.sc[0] is None and st.sc[1][1].use == 1
+        e = st.sc[1][1]
+        hit = attach(st)
+        assert hit is not None and hit[0] is e and e.use == 2 and st.sc[0][1] is e
+        stream_done(st)
+        assert st.sc is None and e.use == 0
+    assert e.http_req_cnt == 5 and t.read(e, "http_req_rate") == 5
+    # each stream counted twice (two counters track the same entry)
+    assert e.http_err_cnt == 2 and e.http_fail_cnt == 2 and e.bytes_in_cnt == 100
+    assert t.read(e, "bytes_out_rate") == 200
+    assert run(stream("not an ip", 200), None) is None
+    assert len(t) == 1
+    src = _compile_track(2, None, t, trk, True)  # `track-sc2 src`: the address read inline
+    for ip in ("10.0.0.1", "unix", "-", "10.0.0.2"):
+        st = stream(ip, 200)
+        src(st, None)
+        assert (st.sc is not None) == ip.startswith("10.")
+        stream_done(st)
+    assert e.http_req_cnt == 6 and e.use == 0 and len(t) == 2
