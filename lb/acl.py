@@ -89,7 +89,7 @@ def compile_condition(
     terms = list(words[1:])
     if not terms:
         raise AclError(f"missing condition after '{kw}'")
-    groups: list[list[Cond]] = [[]]
+    groups: list[list[tuple[Cond, bool]]] = [[]]
     i = 0
     while i < len(terms):
         t = terms[i]
@@ -117,19 +117,25 @@ def compile_condition(
         else:
             c = acls.get(t)
             i += 1
-        if neg:
-            c = lambda s, c=c: not c(s)  # noqa: E731
-        groups[-1].append(c)
+        groups[-1].append((c, neg))
     if any(not g for g in groups):
         raise AclError("empty group in condition")
-    if len(groups) == 1 and len(groups[0]) == 1:
-        cond = groups[0][0]
-    elif len(groups) == 1:
-        g0 = groups[0]
-        cond = lambda s: all(c(s) for c in g0)  # noqa: E731
-    else:
-        cond = lambda s: any(all(c(s) for c in g) for g in groups)  # noqa: E731
-    if kw == "unless":
-        inner = cond
-        cond = lambda s: not inner(s)  # noqa: E731
-    return cond
+    if len(groups) == 1 and len(groups[0]) == 1 and not groups[0][0][1] and kw == "if":
+        return groups[0][0][0]
+    return _straight_line(groups, kw == "unless")
+
+
+def _straight_line(groups: list[list[tuple[Cond, bool]]], negate: bool) -> Cond:
+    """One function for a whole condition: `a(s) and not b(s) or c(s)`, evaluated
+    left to right with short-circuits as HAProxy does, without a call per term."""
+    ns: dict[str, Cond] = {}
+    ors = []
+    for gi, group in enumerate(groups):
+        ands = []
+        for ci, (c, neg) in enumerate(group):
+            name = f"c{gi}_{ci}"
+            ns[name] = c
+            ands.append(f"{'not ' if neg else ''}{name}(s)")
+        ors.append(" and ".join(ands))
+    expr = " or ".join(f"({a})" for a in ors) if len(ors) > 1 else ors[0]
+    return eval(f"lambda s: {'not' if negate else 'bool'}({expr})", ns)  # noqa: S307

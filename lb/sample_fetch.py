@@ -21,7 +21,7 @@ def _s(b: bytes | None) -> str | None:
 
 # ------------------------------------------------------------------ layer 4
 
-simple_fetch("src", "ip", lambda st: st.client_ip if st.client_ip not in ("-", "unix") else None)
+simple_fetch("src", "ip", lambda st: ip if (ip := st.client_ip) not in ("-", "unix") else None)
 simple_fetch("src_port", "int", lambda st: st.client_port)
 simple_fetch(
     "dst", "ip", lambda st: st.frontend_ip if st.frontend_ip not in ("-", "unix") else None
