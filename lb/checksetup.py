@@ -79,7 +79,9 @@ def check_spec(p: Proxy) -> Any:
 def start_check(state: State, p: Proxy, s: Any) -> HealthCheck:
     chk = make_check(s, check_params(p, s), check_spec(p), state.loop)
     s.check = chk
+    s.observe = s.conf.observe  # passive health needs a check to act on (HAProxy too)
     if s.in_maint:
         chk.enter_maintenance()
     chk.start()
+    s.sync_trackers()
     return chk

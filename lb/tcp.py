@@ -270,6 +270,8 @@ class TcpConn(asyncio.Protocol):
             self._connect_failed()
             return
         st = self.stream
+        if self.server.observe:  # type: ignore[union-attr]
+            self.server.observe_result(True, 4)  # type: ignore[union-attr]
         st.m_connect = time.monotonic()  # type: ignore[union-attr]
         st.m_response = st.m_connect  # type: ignore[union-attr]
         self.phase = T_RELAY
@@ -289,6 +291,8 @@ class TcpConn(asyncio.Protocol):
     def _connect_failed(self, term: str = "SC") -> None:
         be, srv, st = self.backend, self.server, self.stream
         assert be is not None and srv is not None and st is not None
+        if srv.observe:
+            srv.observe_result(False, 4)
         nxt = be.retry_target(st, srv, self.tries)
         if nxt is None:
             self._fail(term)

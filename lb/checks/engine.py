@@ -62,6 +62,9 @@ class HealthCheck(HealthNumbers):
         self.in_progress = False
         self._task: asyncio.Task[None] | None = None
         self._sleeper: asyncio.Future[None] | None = None
+        self._sleep_handle: asyncio.TimerHandle | None = None
+        self._sleep_until = 0.0
+        self.fast = False  # HAProxy's CHK_ST_FASTINTER, set by `observe` errors
 
     # health, rise, fall and status for show stat come from HealthNumbers
 
@@ -139,9 +142,25 @@ class HealthCheck(HealthNumbers):
                 drain=getattr(srv, "uweight", 1) == 0,
             )
             self._notify("on_check_log", line)
+        if self.fast and result.passed and health.health == health.top:
+            self.fast = False
         if verdict.change is not None:
             reason = "" if self.params.log_health_checks else result.reason()
             self._notify("on_health_change", verdict.change, reason)
+
+    def health_analyze(self, mode: str, info: str) -> None:
+        """`observe` saw `error-limit` consecutive errors: apply `on-error` (HAProxy's
+        __health_adjust). Every mode forces fastinter for the next checks."""
+        self.fast = True
+        health = self._health
+        if mode != "fastinter":
+            if mode == "sudden-death" and health.health > health.rise:
+                health.health = health.rise + 1  # one more failure after this one marks DOWN
+            elif mode == "mark-down":
+                health.health = health.rise
+            self.apply_result(CheckResult.make("HANA", duration_ms=-1, info=info))
+        if self.params.fastinter:
+            self._hurry(self.params.fastinter / 1000)
 
     async def _run(self) -> None:
         await self._sleep(self.params.first_delay())
@@ -150,7 +169,7 @@ class HealthCheck(HealthNumbers):
             try:
                 if self.enabled and not self.in_maintenance:
                     await self.check_now()
-                    delay = self._health.interval_ms(self.params)
+                    delay = self._health.interval_ms(self.params, self.fast)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a check never takes the loop down
@@ -160,13 +179,29 @@ class HealthCheck(HealthNumbers):
     async def _sleep(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_later(seconds, _set_done, fut)
+        self._sleep_handle = loop.call_later(seconds, _set_done, fut)
+        self._sleep_until = loop.time() + seconds
         self._sleeper = fut
         try:
             await fut
         finally:
-            handle.cancel()
+            if self._sleep_handle is not None:
+                self._sleep_handle.cancel()
+            self._sleep_handle = None
             self._sleeper = None
+
+    def _hurry(self, seconds: float) -> None:
+        """Bring the next check forward to at most `seconds` from now."""
+        fut = self._sleeper
+        if fut is None or fut.done():
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() + seconds >= self._sleep_until:
+            return
+        if self._sleep_handle is not None:
+            self._sleep_handle.cancel()
+        self._sleep_handle = loop.call_later(seconds, _set_done, fut)
+        self._sleep_until = loop.time() + seconds
 
     def _wake(self) -> None:
         if self._sleeper is not None:

@@ -110,6 +110,8 @@ def start_agent(state: Any, p: Any, s: Any) -> AgentCheck | None:
 
     agent = AgentCheck(s, check_params(p, s), state.loop)
     s.agent = agent
+    if hasattr(s, "sync_trackers"):
+        s.sync_trackers()
     if agent.port > 0:
         agent.start()
         state.checks.append(agent)

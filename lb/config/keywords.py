@@ -469,6 +469,10 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
         if o not in SERVER_OPTIONS:
             raise ServerError(where, f"'{kw} {{px}}/{srv.name}' : unknown keyword '{o}'.")
         nargs = SERVER_OPTIONS[o]
+        if o in _HEALTH_OPTIONS:  # HAProxy words a missing value its own way for each
+            _health_option(srv, o, opts[i + 1] if i + 1 < len(opts) else "", where)
+            i += 2
+            continue
         if nargs and i + 1 >= len(opts):
             raise fail(where, f"'{o}' expects an argument.")
         val = opts[i + 1] if nargs else ""
@@ -497,7 +501,7 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
             srv.check = True
         elif o == "no-check":
             srv.check = False
-        elif o in ("inter", "fastinter", "downinter", "slowstart"):
+        elif o in ("inter", "fastinter", "downinter"):
             setattr(srv, o, time_arg(val, where, o))
         elif o in ("rise", "fall"):
             v = to_int(val, where, o)
@@ -513,6 +517,90 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
         else:
             srv.options[o] = val if nargs else True
         i += 1 + nargs
+
+
+_HEALTH_OPTIONS = frozenset(
+    ("slowstart", "track", "observe", "error-limit", "on-error", "on-marked-down", "on-marked-up")
+)
+_OBSERVE = {"none": 0, "layer4": 4, "layer7": 7}
+_ON_ERROR = ("fastinter", "fail-check", "sudden-death", "mark-down")
+
+
+def _health_option(srv: ServerConf, o: str, val: str, where: Where) -> None:
+    """slowstart, track, observe, error-limit, on-error, on-marked-down/up (server.c)."""
+
+    def bad(msg: str) -> ServerError:  # HAProxy's alert ends with the message's own "." + "."
+        return ServerError(where, f"'server {{px}}/{srv.name}' : {msg}")
+
+    if o == "slowstart":
+        srv.slowstart = _slowstart_ms(val, srv.name, bad)
+    elif o == "track":
+        if not val:
+            raise bad("'track' expects [<proxy>/]<server> as argument..")
+        srv.track = val
+        srv.options["track"] = val
+    elif o == "observe":
+        if not val:
+            raise bad("'observe' expects <mode> as argument..")
+        if val not in _OBSERVE:
+            raise bad(f"'observe' expects one of 'none', 'layer4', 'layer7' but got '{val}'.")
+        srv.observe = _OBSERVE[val]
+    elif o == "error-limit":
+        if not val:
+            raise bad("'error-limit' expects an integer argument..")
+        n = _atol(val)
+        if n <= 0:
+            raise bad("error-limit has to be > 0..")
+        srv.error_limit = n
+    elif o == "on-error":
+        if val not in _ON_ERROR:
+            raise bad(
+                "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or "
+                f"'mark-down' but got '{val}'."
+            )
+        srv.on_error = val
+    elif o == "on-marked-down":
+        if val != "shutdown-sessions":
+            raise bad(f"'on-marked-down' expects 'shutdown-sessions' but got '{val}'.")
+        srv.on_marked_down = val
+    elif val != "shutdown-backup-sessions":  # on-marked-up
+        raise bad(f"'on-marked-up' expects 'shutdown-backup-sessions' but got '{val}'.")
+    else:
+        srv.on_marked_up = val
+
+
+def _atol(text: str) -> int:
+    """C's atol: leading sign and digits, 0 when there are none."""
+    t = text.strip()
+    sign = -1 if t[:1] == "-" else 1
+    t = t[1:] if t[:1] in "+-" else t
+    digits = t[: len(t) - len(t.lstrip("0123456789"))]
+    return sign * int(digits) if digits else 0
+
+
+_TIME_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
+
+
+def _slowstart_ms(val: str, name: str, bad: Callable[[str], ServerError]) -> int:
+    """HAProxy's parse_time_err for `slowstart`; an empty value stops at the NUL byte."""
+    digits = val[: len(val) - len(val.lstrip("0123456789"))]
+    rest = val[len(digits) :]
+    if not digits:
+        if not val:
+            raise bad("unexpected character '.")
+        raise bad(f"unexpected character '{val[0]}' in 'slowstart' argument of server {name}..")
+    unit = next((u for u in ("us", "ms", "s", "m", "h", "d") if rest.startswith(u)), "")
+    if rest != unit:
+        ch = rest[len(unit)]
+        raise bad(f"unexpected character '{ch}' in 'slowstart' argument of server {name}..")
+    factor = _TIME_UNITS_MS[unit] if unit else 1
+    ms = int(int(digits) * factor) if factor >= 1 else (int(digits) + 999) // 1000
+    if ms > 2147483647:
+        raise bad(
+            f"timer overflow in argument <{val}> to <slowstart> of server {name}, "
+            "maximum value is 2147483647 ms (~24.8 days).."
+        )
+    return ms
 
 
 @keyword("server", ("frontend", "backend", "listen"))
@@ -545,6 +633,17 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     except ServerError as exc:
         ctx.errors.append(exc.render(p.name))
         return
+    if srv.check and srv.track:
+        ctx.errors.append(
+            f"[{where}] : 'server {p.name}/{name}' : "
+            "unable to enable checks and tracking at the same time!"
+        )
+        return
+    if srv.observe == 7 and p.mode != "http":  # HAProxy alerts, keeps the server, observes none
+        ctx.warnings.append(
+            f"[{where}] : 'server {p.name}/{name}' : 'layer7' can only be used in http proxies."
+        )
+        srv.observe = 0
     p.servers.append(srv)
 
 

@@ -69,8 +69,14 @@ class ServerConf:
     fall: int = 3
     check_port: int = 0
     check_addr: str = ""
-    slowstart: int = 0
+    slowstart: int = 0  # ms, as written; the server ramps up in whole seconds
     cookie: str = ""
+    track: str = ""  # `track [<proxy>/]<server>`
+    observe: int = 0  # `observe`: 0 none, 4 layer4, 7 layer7
+    error_limit: int = 10  # `error-limit`
+    on_error: str = "fail-check"  # fastinter | fail-check | sudden-death | mark-down
+    on_marked_down: str = ""  # "shutdown-sessions" or ""
+    on_marked_up: str = ""  # "shutdown-backup-sessions" or ""
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -546,6 +546,8 @@ class FrontConn(asyncio.Protocol):
         assert st is not None and back is not None
         if not now:
             now = time.monotonic()
+        if self.server.observe:  # type: ignore[union-attr]
+            self.server.observe_result(True, 4)  # type: ignore[union-attr]
         st.m_connect = now
         sock = back.sockname
         if sock is None and back.transport is not None:
@@ -566,6 +568,8 @@ class FrontConn(asyncio.Protocol):
     def _connect_failed(self, term: str = "SC") -> None:
         be, srv, st = self.backend, self.server, self.stream
         assert be is not None and srv is not None and st is not None
+        if srv.observe:
+            srv.observe_result(False, 4)
         self.back = None
         nxt = be.retry_target(st, srv, self.tries)
         if nxt is None:
@@ -590,6 +594,8 @@ class FrontConn(asyncio.Protocol):
         st.m_response = now
         st.status = head.status
         st.res_head = head
+        if self.server is not None and self.server.observe:
+            self.server.observe_status(head.status)
         if self.backend.res_work or self.frontend.res_work:  # type: ignore[union-attr]
             raw = on_response(self, st, head, raw)  # http-response rules, stick stores
             if raw is None:  # denied: an error page went out instead
@@ -635,6 +641,8 @@ class FrontConn(asyncio.Protocol):
             be.be_counters.failed_resp += 1
         if self.server is not None:
             self.server.counters.failed_resp += 1
+            if self.server.observe:
+                self.server.observe_result(False, 7, term)
         if raw:
             self.state.errors.capture(be, "response", raw, self)
         if self.resp_started:
@@ -890,7 +898,8 @@ def _pop_idle(idle: list[BackConn], reused_only: bool) -> BackConn | None:
     i = len(idle) - 1
     while i >= 0:
         cand = idle[i]
-        usable = cand.usable()
+        t = cand.transport  # BackConn.usable, inline
+        usable = not cand.closed and t is not None and not t.is_closing()
         if not usable or not reused_only or cand.was_reused:
             del idle[i]
             cand.idle = False

@@ -117,16 +117,22 @@ class Checked:
                 f"    server s1 {HOST}:{peer_port} check inter 200ms rise 2 fall 2\n"
             )
 
-        self.lb = lb(cfg(free_port()))
+        def ready_proxy(port: int) -> str:
+            # readiness is probed on a proxy of its own: a probe through `px` would be a
+            # session on s1, and could still be counted active in its DOWN line
+            return f"listen ready\n    bind {HOST}:{port}\n    tcp-request connection reject\n"
+
+        ready = free_port()
+        self.lb = lb(cfg(free_port()) + ready_proxy(ready), ports=[ready])
         self.haproxy: Proc | None = None
         exe = shutil.which("haproxy")
         if exe is not None:
-            hport = free_port()
+            hport, ready = free_port(), free_port()
             path = tmp / "haproxy.cfg"
-            path.write_text(cfg(hport))
+            path.write_text(cfg(hport) + ready_proxy(ready))
             self.haproxy = Proc([exe, "-db", "-f", str(path)], tmp / "haproxy.log")
             procs.append(self.haproxy)
-            assert wait_port(hport, 10), self.haproxy.output()
+            assert wait_port(ready, 10), self.haproxy.output()
 
     @staticmethod
     def _lines(text: str) -> list[str]:
