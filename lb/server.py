@@ -174,7 +174,7 @@ class Server:
             return None
         if not self.uweight or not self._ss_dyn:
             return 100
-        return -(-100 * self._ramp() // 16)
+        return 100 * self._ramp() // 16  # (rounded down: 6 for a first step, as haproxy)
 
     @property
     def tracked_name(self) -> str:

@@ -95,9 +95,7 @@ def server_op_state(s: Any) -> int:
     """HAProxy's operational state: a server in maintenance counts as stopped."""
     if s.in_maint:
         return SRV_ST_STOPPED
-    if s.op_state == SRV_ST_STARTING:
-        return SRV_ST_RUNNING  # we have no slowstart: "starting" is up for the outside
-    return int(s.op_state)
+    return int(s.op_state)  # (STARTING: in a slow start)
 
 
 def server_is_up(s: Any) -> bool:
@@ -129,7 +127,8 @@ def server_status(s: Any) -> str:
         prog = _progress(s, True)
         return f"NOLB {prog[0]}/{prog[1]}" if prog else "NOLB"
     if not check_running(s):
-        return "no check"
+        # a tracking server shows the state it follows, without check progress
+        return "UP" if s.track_target() is not None else "no check"
     prog = _progress(s, True)
     return f"UP {prog[0]}/{prog[1]}" if prog else "UP"
 
@@ -303,7 +302,7 @@ def backend_row(p: Any, state: Any, now: float, flt: StatFilter | None = None) -
     c = p.be_counters
     http = p.mode == "http"
     group = _active_group(p)
-    weight = sum(s.uweight for s in group)
+    weight = sum(s.stat_weight for s in group)
     down = bool(p.servers) and not group
     v: dict[str, StatValue] = {
         "pxname": p.name,
@@ -398,7 +397,7 @@ def server_row(p: Any, s: Any, state: Any, now: float) -> StatRow:
         "wretr": c.retries,
         "wredis": c.redispatches,
         "status": server_status(s),
-        "weight": s.uweight,
+        "weight": s.stat_weight,
         "act": 0 if s.backup else 1,
         "bck": 1 if s.backup else 0,
         "lastchg": _secs(now, s.last_change),
@@ -426,6 +425,13 @@ def server_row(p: Any, s: Any, state: Any, now: float) -> StatRow:
         "need_conn_est": max(1, c.max_sess) if c.cum_sess else 1,
         "uweight": s.uweight,
     }
+    tracked = s.tracked_name
+    if tracked:
+        v["tracked"] = tracked
+    if s.throttle is not None:  # in a slow start
+        v["throttle"] = s.throttle
+    if s.observe:
+        v["hanafail"] = s.failed_hana
     if checked:
         chk = s.check
         v["chkfail"] = int(getattr(chk, "failed_checks", 0))
