@@ -58,6 +58,41 @@ def open_listen_socket(addr: BindAddr, backlog: int = 1024) -> socket.socket:
     return sock
 
 
+def _fixed_local_address(sock: socket.socket) -> tuple[Any, ...] | None:
+    """The address of an IP listening socket bound to one address (not 0.0.0.0 / ::):
+    the local address of every connection it accepts. None when it varies (wildcard) or
+    for other families."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        local = sock.getsockname()
+    except OSError:
+        return None
+    if not isinstance(local, tuple) or local[0] in ("0.0.0.0", "::"):
+        return None
+    return local
+
+
+def _accepted_class(family: int) -> type[socket.socket]:
+    """A `socket.socket` subclass for accepted connections of one address family.
+
+    uvloop's `connect_accepted_socket` reads `sock.family` (twice) and `sock.type`, and
+    `socket.accept()` reads both again: the stdlib properties turn the ints into enums
+    each time (six enum look-ups per connection). Here they are plain class attributes."""
+    cls = _ACCEPTED.get(family)
+    if cls is None:
+        cls = type(
+            f"AcceptedSocket{int(family)}",
+            (socket.socket,),
+            {"__slots__": (), "family": int(family), "type": int(socket.SOCK_STREAM)},
+        )
+        _ACCEPTED[family] = cls
+    return cls
+
+
+_ACCEPTED: dict[int, type[socket.socket]] = {}
+
+
 class Listener:
     """One listening socket feeding connections to a protocol factory."""
 
@@ -74,6 +109,12 @@ class Listener:
         "ssl",
         "addr",
         "gate",
+        "_family",
+        "_conn_cls",
+        "_tls_accepted",
+        "_tls_failed",
+        "_local",
+        "_peers",
     )
 
     # Sockets accepted but not yet handed to their protocol (a TLS handshake may be
@@ -102,6 +143,19 @@ class Listener:
         self.addr = addr
         # returns how long to wait before accepting again (rate limits), 0 to accept now
         self.gate: Callable[[], float] | None = None
+        self._family = int(sock.family)
+        self._conn_cls = _accepted_class(self._family)
+        self._tls_accepted: Callable[[Any, Any], None] | None = None
+        self._tls_failed: Callable[[Any], None] | None = None
+        # the local address of every accepted socket when the bind address is not a
+        # wildcard (`addresses` then needs no getsockname), and the peer address accept()
+        # returned, per protocol, until its connection_made takes it
+        self._local = _fixed_local_address(sock)
+        self._peers: dict[Any, Any] = {}
+        if ssl is not None:  # resolved once here, not imported per connection
+            from lb.tls.conn import accepted, failed
+
+            self._tls_accepted, self._tls_failed = accepted, failed
 
     def start(self) -> None:
         if not self.active and not self.paused_by:
@@ -118,34 +172,51 @@ class Listener:
         self._stop_reading()
 
     def resume(self, why: str = "admin") -> None:
-        self.paused_by.discard(why)
-        self.start()
+        # called for every closed connection (frontend / global maxconn): cheap when
+        # nothing is paused
+        paused = self.paused_by
+        if paused:
+            paused.discard(why)
+            if paused:
+                return
+        if not self.active:
+            self.loop.add_reader(self.sock.fileno(), self._accept)
+            self.active = True
 
     def _accept(self) -> None:
+        # `socket._accept` is the C call under `socket.accept()`: (fd, address), no enum
+        # conversions. No `setblocking(False)` / TCP_NODELAY here: uvloop's transport sets
+        # both when it opens the fd (uv_tcp_open, and the nodelay flag of TCPTransport.new).
+        if self.paused_by:
+            return
+        loop = self.loop
+        gate = self.gate
+        # Once per wake-up: the rates it reads only move when a connection is opened
+        # (`State.conn_opened`, from `connection_made`), never during this loop.
+        if gate is not None:
+            wait = gate()
+            if wait:
+                self.pause("rate-limit")
+                loop.call_later(wait, self.resume, "rate-limit")
+                return
+        accept = self.sock._accept  # type: ignore[attr-defined]
+        make = self._conn_cls
+        family = self._family
+        maxconn = self.maxconn
         for _ in range(64):
-            if self.paused_by:
-                return
-            if self.gate is not None:
-                wait = self.gate()
-                if wait:
-                    self.pause("rate-limit")
-                    self.loop.call_later(wait, self.resume, "rate-limit")
-                    return
             try:
-                conn, _addr = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
+                fd, _addr = accept()
+            except OSError:  # EAGAIN (all accepted), EINTR, EMFILE...: wait for the next event
                 return
-            except OSError:
-                return
-            conn.setblocking(False)
-            if conn.family in (socket.AF_INET, socket.AF_INET6):
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = make(family, socket.SOCK_STREAM, 0, fd)
             self.nconn += 1
-            if self.maxconn and self.nconn >= self.maxconn:
-                self.pause("maxconn")
             proto = self.factory(self)
+            self._peers[proto] = _addr
             Listener.pending += 1
-            self.loop.create_task(self._connect(conn, proto))
+            loop.create_task(self._connect(conn, proto))
+            if maxconn and self.nconn >= maxconn:
+                self.pause("maxconn")
+                return
 
     async def _connect(self, conn: socket.socket, proto: Any) -> None:
         try:
@@ -153,21 +224,32 @@ class Listener:
                 lambda: proto, conn, ssl=self.ssl
             )
         except Exception:
+            self._peers.pop(proto, None)
             Listener.pending -= 1
             conn.close()
             self.connection_gone()
-            if self.ssl is not None:
-                from lb.tls.conn import failed as tls_failed
-
-                tls_failed(proto)
+            if self._tls_failed is not None:
+                self._tls_failed(proto)
             if hasattr(proto, "handshake_failed"):
                 proto.handshake_failed()
             return
         Listener.pending -= 1
-        if self.ssl is not None:
-            from lb.tls.conn import accepted as tls_accepted
+        if self._peers:  # a protocol that did not ask (e.g. behind accept-proxy)
+            self._peers.pop(proto, None)
+        if self._tls_accepted is not None:
+            self._tls_accepted(proto, transport)
 
-            tls_accepted(proto, transport)
+    def addresses(self, proto: Any, transport: Any) -> tuple[str, int, str, int]:
+        """`endpoint_addresses(transport)` for a protocol this listener accepted, from
+        what accept() returned: no getpeername / getsockname system calls (each also a
+        trip through the TLS transport's `get_extra_info`). Call it once, from
+        `connection_made`; anything else (a wrapped transport that reports PROXY-protocol
+        addresses, a wildcard bind) reads the transport as before."""
+        peer = self._peers.pop(proto, None)
+        local = self._local
+        if peer is None or local is None or not isinstance(peer, tuple):
+            return endpoint_addresses(transport)
+        return peer[0], peer[1], local[0], local[1]
 
     def connection_gone(self) -> None:
         self.nconn -= 1

@@ -22,7 +22,11 @@ def _fc(st: Any) -> bool:
 
 def _sni(st: Any) -> str | None:
     obj = _obj(st)
-    return getattr(obj, "lb_sni", None) if obj is not None else None
+    if obj is None:
+        return None
+    from lb.tls.ossl import servername  # loaded with the TLS store, whenever `ssl` is used
+
+    return servername(obj)
 
 
 def _protocol(st: Any) -> str | None:

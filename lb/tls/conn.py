@@ -17,10 +17,15 @@ def ssl_object(transport: Any) -> Any:
 
 
 def accepted(proto: Any, transport: Any) -> None:
-    """A client handshake completed: `ssl_sess` / `ssl_reused_sess` of the frontend."""
-    obj = ssl_object(transport)
+    """A client handshake completed: `ssl_sess` / `ssl_reused_sess` of the frontend.
+
+    Runs once per connection; what logs and fetches read (version, cipher, SNI) is asked
+    of OpenSSL only when a stream needs it (`stream_tls`, `lb.sample_tls`)."""
     fe = getattr(proto, "frontend", None)
-    if obj is None or fe is None:
+    if fe is None or transport is None:
+        return
+    obj = transport.get_extra_info("ssl_object")
+    if obj is None:
         return
     c = fe.fe_counters
     c.ssl_sess += 1

@@ -90,6 +90,7 @@ _sig(libssl, "SSL_CTX_set_ciphersuites", c_int, c_void_p, c_char_p)
 _sig(libssl, "SSL_load_client_CA_file", c_void_p, c_char_p)
 _sig(libssl, "SSL_CTX_set_client_CA_list", None, c_void_p, c_void_p)
 _sig(libssl, "SSL_session_reused", c_int, c_void_p)
+_sig(libssl, "SSL_get_servername", c_char_p, c_void_p, c_int)
 _sig(libcrypto, "RAND_bytes", c_int, c_void_p, c_int)
 _sig(libcrypto, "EVP_aes_128_cbc", c_void_p)
 _sig(libcrypto, "EVP_aes_256_cbc", c_void_p)
@@ -114,6 +115,53 @@ def ctx_pointer(ctx: ssl.SSLContext) -> int:
     if not ptr or libssl.SSL_CTX_get_options(ptr) != int(ctx.options):
         raise TlsUnavailable("cannot locate SSL_CTX inside ssl.SSLContext")
     return ptr
+
+
+# `_ssl._SSLSocket` (what `SSLObject._sslobj` is): PyObject_HEAD, then `PyObject *Socket`,
+# `SSL *ssl`, `PySSLContext *ctx`. The `ctx` field is checked against `.context` on each
+# use, and the whole layout once at import (see `_probe_ssl_layout`).
+_SSLSOCK_SSL = object.__basicsize__ + ctypes.sizeof(c_void_p)
+_SSLSOCK_CTX = _SSLSOCK_SSL + ctypes.sizeof(c_void_p)
+TLSEXT_NAMETYPE_host_name = 0
+
+
+def ssl_pointer(obj: object) -> int | None:
+    """The `SSL *` of an `ssl.SSLObject`, or None if the layout is not the expected one."""
+    if not SSL_LAYOUT_OK:
+        return None
+    sock = getattr(obj, "_sslobj", None)
+    if sock is None:
+        return None
+    base = id(sock)
+    if c_void_p.from_address(base + _SSLSOCK_CTX).value != id(sock.context):
+        return None
+    return c_void_p.from_address(base + _SSLSOCK_SSL).value or None
+
+
+def servername(obj: object) -> str | None:
+    """The server name (SNI) the client sent, read from OpenSSL when asked.
+
+    This replaces a Python SNI callback that recorded the name on every handshake:
+    only binds with several certificates (or `strict-sni`) install a callback now."""
+    ptr = ssl_pointer(obj)
+    if ptr is None:
+        return getattr(obj, "lb_sni", None)
+    name = libssl.SSL_get_servername(ptr, TLSEXT_NAMETYPE_host_name)
+    return name.decode("latin-1") if name else None
+
+
+def _probe_ssl_layout() -> bool:
+    """Check `_SSLSOCK_*` on a client object whose SNI we set (no handshake needed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="probe.lb.invalid")
+    sock = obj._sslobj  # type: ignore[attr-defined]
+    base = id(sock)
+    if c_void_p.from_address(base + _SSLSOCK_CTX).value != id(sock.context):
+        return False
+    ptr = c_void_p.from_address(base + _SSLSOCK_SSL).value
+    if not ptr or libssl.SSL_get_SSL_CTX(ptr) != c_void_p.from_address(id(ctx) + _CTX_OFFSET).value:
+        return False
+    return libssl.SSL_get_servername(ptr, TLSEXT_NAMETYPE_host_name) == b"probe.lb.invalid"
 
 
 def set_session_id_context(ptr: int, sid: bytes) -> None:
@@ -180,3 +228,10 @@ def param_array(hmac_key: bytes) -> tuple[ctypes.Array, list[object]]:
     )
     params[2] = OSSL_PARAM(None, 0, None, 0, 0)
     return params, [key_buf, digest]
+
+
+try:
+    SSL_LAYOUT_OK = False  # read by ssl_pointer during the probe: keep it off until proven
+    SSL_LAYOUT_OK = _probe_ssl_layout()
+except Exception:  # any surprise: fall back to the SNI callback that records the name
+    SSL_LAYOUT_OK = False

@@ -38,6 +38,7 @@ class BindTls:
     wildcard: dict[str, SniEntry] = field(default_factory=dict)
     excluded: set[str] = field(default_factory=set)
     strict: bool = False
+    switching: bool = True  # `can_switch()`, computed once the table is complete
 
     def pick(self, name: str) -> ssl.SSLContext | None:
         """The context for a server name: exact, then `*.domain`, else None."""
@@ -47,8 +48,22 @@ class BindTls:
             e = self.wildcard.get(name.split(".", 1)[1])
         return e.ctx if e is not None else None
 
+    def can_switch(self) -> bool:
+        """Whether the server name can change anything: another certificate, or a refusal."""
+        if self.strict:
+            return True
+        default = self.default
+        return any(e.ctx is not default for e in (*self.exact.values(), *self.wildcard.values()))
+
     def sni_callback(self, sslobj: Any, name: str | None, ctx: ssl.SSLContext) -> int | None:
-        sslobj.lb_sni = name  # the server side of `ssl` keeps no SNI: `ssl_fc_sni` reads this
+        # Always installed, even with one certificate: without a servername callback
+        # OpenSSL does not acknowledge SNI, and then keeps no name in the session (a
+        # resumed TLS 1.2 connection would have no `ssl_fc_sni`). `ssl_fc_sni` reads the
+        # name from OpenSSL (`ossl.servername`); it is recorded here only when it cannot.
+        if not ossl.SSL_LAYOUT_OK:
+            sslobj.lb_sni = name
+        if not self.switching:
+            return None
         target = self.pick(name) if name else None
         if target is None:
             return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE if self.strict else None
@@ -125,7 +140,8 @@ class TlsStore:
             keyfile = opts.get("tls-ticket-keys")
             if keyfile and not opts.get("no-tls-tickets"):
                 self.tickets.get(keyfile).install(ptr)
-            bt.default.sni_callback = bt.sni_callback  # always: it records the SNI too
+            bt.switching = bt.can_switch()
+            bt.default.sni_callback = bt.sni_callback
         except (
             CertError,
             CrtListError,

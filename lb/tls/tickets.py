@@ -96,6 +96,7 @@ class TicketKeyRing:
         self.uid = 0
         self.key_size = len(keys[0])
         self.keys = [TicketKey(k) for k in keys[-RING_SIZE:]]
+        self._evp_cipher = self._cipher()  # a static EVP_CIPHER: looked up once
         self._cb = ossl.TICKET_CB(self._callback)
 
     # -- operator side -------------------------------------------------------------------
@@ -131,7 +132,7 @@ class TicketKeyRing:
                 if lib.RAND_bytes(iv, 16) != 1:
                     return -1
                 ctypes.memmove(name, key.name, 16)
-                if not lib.EVP_EncryptInit_ex(cctx, self._cipher(), None, key.aes, iv):
+                if not lib.EVP_EncryptInit_ex(cctx, self._evp_cipher, None, key.aes, iv):
                     return -1
                 if not lib.EVP_MAC_CTX_set_params(hctx, key.params):
                     return -1
@@ -144,7 +145,7 @@ class TicketKeyRing:
             key = keys[idx]
             if not lib.EVP_MAC_CTX_set_params(hctx, key.params):
                 return -1
-            if not lib.EVP_DecryptInit_ex(cctx, self._cipher(), None, key.aes, iv):
+            if not lib.EVP_DecryptInit_ex(cctx, self._evp_cipher, None, key.aes, iv):
                 return -1
             return 1 if idx == 1 else 2
         except Exception:  # an exception must never cross into OpenSSL

@@ -229,3 +229,108 @@ def test_ctx_pointer_is_checked() -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ptr = ossl.ctx_pointer(ctx)
     assert ossl.libssl.SSL_CTX_get_options(ptr) == int(ctx.options)
+
+
+# ---------------------------------------------------------------- per-handshake cost
+
+
+def _server_side_handshake(server, client, sni, session=None):
+    """Like `_handshake`, but returns (client, server) SSLObjects."""
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    cli = client.wrap_bio(c_in, c_out, server_hostname=sni, session=session)
+    srv = server.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(20):
+        for obj in (cli, srv):
+            try:
+                obj.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+    srv.write(b"x")
+    c_in.write(s_out.read())
+    assert cli.read(1) == b"x"
+    return cli, srv
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_servername_read_from_openssl(tmp_path: Path, version) -> None:
+    """`ssl_fc_sni` is read from the `SSL *`: the SNI callback records nothing per handshake."""
+    assert ossl.SSL_LAYOUT_OK
+    ca = devpki.CA()
+    path = devpki.write_site(tmp_path, "a.pem", ca, ca.issue("a.example"))
+    server = ctxmod.server_side({}, path, path)
+    bt = BindTls(default=server)
+    bt.exact["a.example"] = SniEntry(server, None)  # type: ignore[arg-type]
+    bt.switching = bt.can_switch()
+    assert not bt.switching
+    server.sni_callback = bt.sni_callback
+    client = ssl.create_default_context(cadata=ca.pem.decode())
+    client.check_hostname = False
+    client.maximum_version = client.minimum_version = version
+    cli, srv = _server_side_handshake(server, client, "A.example")
+    assert ossl.servername(srv) == "A.example"  # as sent, as HAProxy's ssl_fc_sni
+    assert "lb_sni" not in vars(srv)
+    # resumed: still there (TLS 1.2 keeps it in the session, because the callback acks it)
+    _, srv2 = _server_side_handshake(server, client, "A.example", cli.session)
+    assert srv2.session_reused and ossl.servername(srv2) == "A.example"
+    # no SNI sent (an IP address as server_hostname sends none)
+    _, srv3 = _server_side_handshake(server, client, "127.0.0.1")
+    assert ossl.servername(srv3) is None
+    assert ossl.ssl_pointer(object()) is None
+
+
+def test_sni_switching_only_when_it_can_change_something() -> None:
+    a, b = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    one = BindTls(default=a)
+    one.exact["a.example"] = SniEntry(a, None)  # type: ignore[arg-type]
+    one.wildcard["example.org"] = SniEntry(a, None)  # type: ignore[arg-type]
+    assert not one.can_switch()  # one certificate: any name gets it
+    one.strict = True
+    assert one.can_switch()  # strict-sni refuses unknown names
+    two = BindTls(default=a)
+    two.exact["a.example"] = SniEntry(a, None)  # type: ignore[arg-type]
+    two.exact["b.example"] = SniEntry(b, None)  # type: ignore[arg-type]
+    assert two.can_switch()
+
+
+def test_sample_sni_fetch_falls_back_to_recorded_name() -> None:
+    from lb import sample_tls
+
+    class Obj:  # no `_sslobj`: what an unexpected layout looks like
+        lb_sni = "b.example"
+
+    class St:
+        ssl_obj = Obj()
+
+    assert sample_tls._sni(St()) == "b.example"
+    St.ssl_obj = None  # type: ignore[assignment]
+    assert sample_tls._sni(St()) is None
+
+
+def test_listener_accept_helpers() -> None:
+    import socket
+
+    from lb.listener import _accepted_class, _fixed_local_address
+
+    cls = _accepted_class(socket.AF_INET)
+    assert cls is _accepted_class(socket.AF_INET) and issubclass(cls, socket.socket)
+    a, b = socket.socketpair()
+    try:
+        s = _accepted_class(socket.AF_UNIX)(socket.AF_UNIX, socket.SOCK_STREAM, 0, a.detach())
+        # plain ints (uvloop compares them), no enum conversion per connection
+        assert type(s.family) is int and s.family == socket.AF_UNIX
+        assert type(s.type) is int and s.type == socket.SOCK_STREAM
+        s.close()
+    finally:
+        b.close()
+    for host, fixed in (("127.0.0.1", True), ("0.0.0.0", False)):
+        ls = socket.socket()
+        try:
+            ls.bind((host, 0))
+            local = _fixed_local_address(ls)
+            assert (local is not None) is fixed
+            if fixed:
+                assert local == ls.getsockname()
+        finally:
+            ls.close()
