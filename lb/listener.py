@@ -93,6 +93,20 @@ def _accepted_class(family: int) -> type[socket.socket]:
 _ACCEPTED: dict[int, type[socket.socket]] = {}
 
 
+class _InFlight:
+    """Accepted sockets not yet handed to their protocol (a stopping worker waits for
+    them). A module-level object, not a class attribute: a class written per
+    connection would void that class's attribute cache."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+IN_FLIGHT = _InFlight()
+
+
 class Listener:
     """One listening socket feeding connections to a protocol factory."""
 
@@ -116,10 +130,6 @@ class Listener:
         "_local",
         "_peers",
     )
-
-    # Sockets accepted but not yet handed to their protocol (a TLS handshake may be
-    # under way): a stopping worker waits for them as for open connections.
-    pending = 0
 
     def __init__(
         self,
@@ -212,7 +222,7 @@ class Listener:
             self.nconn += 1
             proto = self.factory(self)
             self._peers[proto] = _addr
-            Listener.pending += 1
+            IN_FLIGHT.n += 1
             loop.create_task(self._connect(conn, proto))
             if maxconn and self.nconn >= maxconn:
                 self.pause("maxconn")
@@ -225,7 +235,7 @@ class Listener:
             )
         except Exception:
             self._peers.pop(proto, None)
-            Listener.pending -= 1
+            IN_FLIGHT.n -= 1
             conn.close()
             self.connection_gone()
             if self._tls_failed is not None:
@@ -233,7 +243,7 @@ class Listener:
             if hasattr(proto, "handshake_failed"):
                 proto.handshake_failed()
             return
-        Listener.pending -= 1
+        IN_FLIGHT.n -= 1
         if self._peers:  # a protocol that did not ask (e.g. behind accept-proxy)
             self._peers.pop(proto, None)
         if self._tls_accepted is not None:

@@ -21,7 +21,7 @@ from lb.config.errors import ConfigError
 from lb.config.model import Config, ProxyConf
 from lb.errors_capture import ErrorCapture
 from lb.http import errors as http_errors
-from lb.listener import Listener, open_listen_socket
+from lb.listener import IN_FLIGHT, Listener, open_listen_socket
 from lb.persist import build_persist
 from lb.proxy import Proxy
 from lb.rules import compile_http_request
@@ -272,14 +272,21 @@ class State:
         self.conns.add(conn)
         self.actconn += 1
         self.cum_conns += 1
-        self.conn_rate.add()
-        self.sess_rate.add()
         fe = conn.frontend
         fe.feconn += 1
         c = fe.fe_counters
         c.cum_conn += 1
-        c.conn_rate.add()
-        c.session_start()
+        c.cur_sess += 1  # Counters.session_start, inline
+        c.cum_sess += 1
+        if c.cur_sess > c.max_sess:
+            c.max_sess = c.cur_sess
+        now_sec = counters_mod._now_sec
+        c.last_sess = now_sec
+        for rc in (self.conn_rate, self.sess_rate, c.conn_rate, c.sess_rate):
+            if rc.sec == now_sec:  # RateCounter.add, inline
+                rc.curr += 1
+            else:
+                rc.add()
         if fe.maxconn and fe.feconn >= fe.maxconn:
             for lst in fe.listeners:
                 lst.pause("fe-maxconn")
@@ -298,7 +305,8 @@ class State:
         conn.listener.connection_gone()
         if fe.maxconn and fe.feconn < fe.maxconn and not fe.paused:
             for lst in fe.listeners:
-                lst.resume("fe-maxconn")
+                if "fe-maxconn" in lst.paused_by:
+                    lst.resume("fe-maxconn")
         if self.actconn < self.maxconn:
             for lst in self.listeners:
                 if "global-maxconn" in lst.paused_by:
@@ -307,7 +315,7 @@ class State:
 
     def check_empty(self) -> None:
         """A stopping worker ends once no connection is open or still being accepted."""
-        if self.stopping and not self.conns and not Listener.pending and self.on_empty:
+        if self.stopping and not self.conns and not IN_FLIGHT.n and self.on_empty:
             done, self.on_empty = self.on_empty, None
             done()
 

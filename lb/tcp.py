@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lb import rules_tcp
-from lb.listener import endpoint_addresses
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
 from lb.stream import Stream
@@ -120,7 +119,7 @@ class TcpConn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        addrs = endpoint_addresses(transport)
+        addrs = self.listener.addresses(self, transport)  # (once: it pops them)
         self.client_ip, self.client_port, self.frontend_ip, self.frontend_port = addrs
         self.state.conn_opened(self)
         hook = self.frontend.conn_hook  # tcp-request connection rules

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
-from lb.listener import Listener
+from lb.listener import IN_FLIGHT
 from lb.pidfile import remove_pidfile, write_pidfile
 from lb.state import State
 
@@ -125,7 +125,7 @@ async def _serve(
         for c in list(state.conns):
             if getattr(c, "phase", None) == 0:  # idle keep-alive connection
                 c.transport.close()
-        if not state.conns and not Listener.pending:
+        if not state.conns and not IN_FLIGHT.n:
             hard_stop()
             return
         hsa = state.cfg.global_.hard_stop_after

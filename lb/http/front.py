@@ -23,7 +23,6 @@ from lb.http.h1 import (
     find_head_end,
     parse_request_head,
 )
-from lb.listener import endpoint_addresses
 from lb.proxy import REUSE_AGGRESSIVE, REUSE_ALWAYS, REUSE_NEVER, QueuedStream
 from lb.proxy_send import proxy_line
 from lb.rules_response import on_response
@@ -132,7 +131,7 @@ class FrontConn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        addrs = endpoint_addresses(transport)
+        addrs = self.listener.addresses(self, transport)  # (once: it pops them)
         self.client_ip, self.client_port, self.frontend_ip, self.frontend_port = addrs
         self.state.conn_opened(self)
         hook = self.frontend.conn_hook  # tcp-request connection rules
