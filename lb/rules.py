@@ -17,7 +17,7 @@ from lb.config.model import Rule
 from lb.http import errors as http_errors
 from lb.http.h1 import Head, request_keeps_alive
 
-Verdict = tuple[int, bytes, bool] | None
+Verdict = tuple[Any, ...] | None  # (status, bytes, close[, term[, tarpit delay]])
 Action = Callable[[Any, Head], Verdict | bool]
 ActionBuilder = Callable[[list[str], Rule, Any], tuple[Action, list[str]]]
 
@@ -130,8 +130,9 @@ def _deny(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
         rest = args[2:]
 
     def run(st: Any, head: Head) -> Verdict:
+        # logged PR; the connection stays open when the request allows it (as HAProxy)
         proxy.fe_counters.denied_req += 1
-        return (status, proxy.error_page(status), True)
+        return (status, proxy.error_page(status), False, "PR")
 
     return run, rest
 

@@ -176,12 +176,5 @@ def _monitor_reply(conn: Any, st: Any, status: int = 200) -> None:
     200), after the `http-after-response` rules; the request is neither forwarded
     nor logged."""
     conn.frontend.fe_counters.intercepted += 1
-    data = _MONITOR_PAGES[status]
-    if conn.frontend.after_work:
-        st.status = status
-        data = rules_response.after_local(conn, st, data)
-    conn.stream = None
-    conn.keep_alive = False
-    if conn.transport is not None and not conn.closed:
-        conn.transport.write(data)
-    conn._close()
+    # (http-after-response rules run there; the connection stays open when it may)
+    conn._local_response(status, _MONITOR_PAGES[status], False, logged=False)

@@ -800,15 +800,23 @@ class FrontConn(asyncio.Protocol):
         if self.stream is st and not self.closed:
             self._local_response(*verdict)
 
-    def _local_response(self, status: int, data: bytes, close: bool, term: str = "PR") -> None:
-        """A response made by the proxy itself (http-request return/deny).
+    def _local_response(
+        self,
+        status: int,
+        data: bytes,
+        close: bool,
+        term: str | None = None,
+        logged: bool = True,
+    ) -> None:
+        """A response made by the proxy itself (http-request return/deny, monitor-uri).
 
-        `close` is set by deny (logged `PR`); a return is logged `LR` and keeps
-        the connection when the whole request body is already here, as HAProxy."""
+        It keeps the connection, as HAProxy, unless `close` or the request asks
+        otherwise or its body is not all here yet. Logged `term` (by default `PR`
+        when closing, `LR` otherwise); `logged=False`: not logged (monitor-uri)."""
         st = self.stream
         assert st is not None
         st.status = status
-        st.term_state = term if close else "LR"
+        st.term_state = term or ("PR" if close else "LR")
         if not self.req_done:
             # skip a body that is already in the buffer, so the next request can be read
             if self.req_chunked is not None:
@@ -832,11 +840,15 @@ class FrontConn(asyncio.Protocol):
             data = after_local(self, st, data)
         if not self.keep_alive:
             data = _with_connection(data, b"close")
-        elif self.http10:
-            data = _with_connection(data, b"keep-alive")
+        else:
+            data = _without_close(data)  # (error pages are made for closing answers)
+            if self.http10:
+                data = _with_connection(data, b"keep-alive")
         st.bytes_out += len(data)
         if self.transport is not None:
             self.transport.write(data)
+        if not logged:
+            self.stream = None
         self._end_stream(reuse=False)
         if not self.keep_alive:
             self._close()
@@ -906,6 +918,13 @@ def _pop_idle(idle: list[BackConn], reused_only: bool) -> BackConn | None:
                 return cand
         i -= 1
     return None
+
+
+def _without_close(data: bytes) -> bytes:
+    """A local response without the `connection: close` line of a closing answer."""
+    end = data.find(b"\r\n\r\n")
+    i = data.find(b"\r\nconnection: close\r\n", 0, end + 2)
+    return data if i < 0 else data[: i + 2] + data[i + 21 :]
 
 
 def _with_connection(data: bytes, value: bytes) -> bytes:

@@ -92,6 +92,43 @@ frontend fe
             assert r.status == 200 and r.body == f"n={i}".encode()
 
 
+def test_deny_and_monitor_keep_the_connection(lb: Callable[..., LB]) -> None:
+    """As haproxy 2.6 (same bytes, seen on the wire): `http-request deny` and a
+    monitor-uri answer keep a keep-alive connection open, with no `connection: close`;
+    a client asking to close gets it."""
+    port = free_port()
+    lb(
+        f"""{GLOBAL}
+{DEFAULTS}
+frontend fe
+    bind {HOST}:{port}
+    monitor-uri /health
+    http-request deny if {{ path /deny }}
+    http-request deny deny_status 429 if {{ path /429 }}
+    http-request return status 200 content-type text/plain string ok
+"""
+    )
+    with connect(port) as s:
+        s.sendall(
+            b"GET /deny HTTP/1.1\r\nHost: x\r\n\r\nGET /429 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        data = b""
+        s.settimeout(5)
+        while chunk := s.recv(65536):
+            data += chunk
+    heads = [part.split(b"\r\n\r\n", 1)[0] for part in data.split(b"HTTP/1.1 ")[1:]]
+    assert [h.split(b"\r\n", 1)[0] for h in heads] == [
+        b"403 Forbidden",
+        b"429 Too Many Requests",
+        b"200 OK",
+        b"200 OK",
+        b"403 Forbidden",
+    ]
+    assert [b"connection: close" in h.lower() for h in heads] == [False] * 4 + [True]
+
+
 def test_constant_fetch_errors_name_file_and_line(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.cfg"
     head = f"{DEFAULTS}\nfrontend fe\n    bind {HOST}:{free_port()}\n"
