@@ -752,7 +752,9 @@ class FrontConn(asyncio.Protocol):
         """Answer with HAProxy's error page for `status` and end the exchange."""
         st = self.stream
         fe = self.frontend
-        page = (self.backend or fe).error_page(status)
+        # the backend's errorfiles once this request was routed, else the frontend's
+        be = st.backend if st is not None else None
+        page = (be or fe).error_page(status)
         if st is not None:
             st.status = status
             st.term_state = term
