@@ -59,6 +59,9 @@ class Server:
         "down_since",
         "down_trans",
         "idle",
+        "pool_purge",
+        "pool_max",
+        "max_reuse",
         "conf",
         "usable",
         "cookie",
@@ -112,6 +115,12 @@ class Server:
         self.down_since = time.monotonic() if conf.disabled else 0.0
         self.down_trans = 0
         self.idle: list[Any] = []
+        # the idle pool's limits: pool-purge-delay (s, 0: never purged), pool-max-conn
+        # and max-reuse (-1: no limit)
+        opts = conf.options
+        self.pool_purge = opts.get("pool-purge-delay", 5000) / 1000.0
+        self.pool_max = opts.get("pool-max-conn", -1)
+        self.max_reuse = opts.get("max-reuse", -1)
         self.cookie = conf.cookie
         self.last_check: Any = None
         self.lb_node: Any = None

@@ -514,6 +514,15 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
             srv.check_addr = val
         elif o == "cookie":
             srv.cookie = val
+        elif o == "pool-purge-delay":  # idle server connections closed after this (ms)
+            srv.options[o] = time_arg(val, where, o)
+        elif o in ("pool-max-conn", "max-reuse"):  # -1: no limit
+            n = to_int(val, where, o)
+            if n < -1:
+                raise ServerError(
+                    where, f"'{kw} {{px}}/{srv.name}' : '{o}' must be >= -1, not {n}."
+                )
+            srv.options[o] = n
         else:
             srv.options[o] = val if nargs else True
         i += 1 + nargs

@@ -67,6 +67,7 @@ class BackConn(asyncio.Protocol):
         "method",
         "connect_task",
         "sockname",
+        "reuses",
     )
 
     def __init__(self, server: Server, front: FrontConn | None) -> None:
@@ -89,6 +90,7 @@ class BackConn(asyncio.Protocol):
         self.method = b"GET"
         self.connect_task: asyncio.Task | None = None
         self.sockname: object = None  # the local address, asked once (FrontConn._connected)
+        self.reuses = 0  # requests sent on it after the first (max-reuse)
 
     # ------------------------------------------------------------ asyncio
 
@@ -351,9 +353,14 @@ class BackConn(asyncio.Protocol):
             return False
         if self.transport.is_closing():
             return False
+        srv = self.server
+        if 0 <= srv.pool_max <= len(srv.idle) or 0 <= srv.max_reuse <= self.reuses:
+            return False  # pool-max-conn reached, or max-reuse used up
+        if srv.pool_purge and srv.pool_purge < idle_timeout:
+            idle_timeout = srv.pool_purge
         self.idle = True
         self.idle_expire = (now or time.monotonic()) + idle_timeout
-        self.server.idle.append(self)
+        srv.idle.append(self)
         return True
 
     def close(self) -> None:

@@ -504,6 +504,7 @@ class FrontConn(asyncio.Protocol):
             back = _pop_idle(srv.idle, True)
         if back is not None:
             back.was_reused = True
+            back.reuses += 1
             srv.counters.reuse += 1
             back.start_request(self, self.stream.method)  # type: ignore[union-attr]
             self.back = back

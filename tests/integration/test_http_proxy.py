@@ -110,6 +110,25 @@ def test_http_reuse_never_closes_with_its_client(proxy):
     assert b.accepted == 2
 
 
+@pytest.mark.parametrize(
+    ("srv_opts", "pause", "accepted"),
+    [
+        ("", 0.0, 1),  # one server connection serves the three requests
+        ("pool-max-conn 0", 0.0, 3),  # no idle pool: a connection per request
+        ("max-reuse 1", 0.0, 2),  # first use, one reuse, then a new connection
+        ("pool-purge-delay 200ms", 0.6, 3),  # idle longer than the delay: closed
+    ],
+)
+def test_idle_pool_limits(proxy, srv_opts, pause, accepted):
+    port, b, _ = proxy(srv_opts=srv_opts)
+    with connect(port) as s:
+        rd = Reader(s)
+        for i in range(3):
+            _one(s, rd, f"/p{i}")
+            time.sleep(pause)
+    assert b.accepted == accepted
+
+
 def test_pipelining_in_order(proxy):
     port, b, _ = proxy()
     with connect(port) as s:
