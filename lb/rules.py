@@ -99,10 +99,11 @@ def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]
             b = render_body(st) if render_body is not None else body
             hs = [(n, f(st) if f is not None else v) for n, f, v in hdr_fns]
             if not request_keeps_alive(head) or not proxy.http_keepalive:
-                return (
+                return (  # (logged LR all the same, as haproxy)
                     status,
                     http_errors.build_return_response(status, ctype, b, hs, close=True),
                     True,
+                    "LR",
                 )
             raw = http_errors.build_return_response(status, ctype, b, hs, http10=head.http10)
             return (status, raw, False)
@@ -115,7 +116,7 @@ def _return(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]
 
     def run(st: Any, head: Head) -> Verdict:
         if not request_keeps_alive(head) or not proxy.http_keepalive:
-            return (status, close, True)
+            return (status, close, True, "LR")
         return (status, keep10 if head.http10 else keep, False)
 
     return run, rest

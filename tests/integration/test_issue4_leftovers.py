@@ -129,6 +129,36 @@ frontend fe
     assert [b"connection: close" in h.lower() for h in heads] == [False] * 4 + [True]
 
 
+def test_local_answers_logged_as_haproxy(lb: Callable[..., LB]) -> None:
+    """A `return` is logged LR, also when the client asked to close; a deny PR
+    (the termination states haproxy 2.6 logs for the same requests)."""
+    port = free_port()
+    inst = lb(
+        f"""global
+    log stdout format raw local0
+{DEFAULTS}
+frontend fe
+    bind {HOST}:{port}
+    http-request deny if {{ path /deny }}
+    http-request return status 200 content-type text/plain string ok
+"""
+    )
+    for req in (
+        b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ):
+        with connect(port) as s:
+            s.sendall(req)
+            s.settimeout(5)
+            s.recv(65536)
+    deadline = time.monotonic() + 5
+    while inst.stdout.count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    states = [line.split()[9] for line in inst.stdout.splitlines()]
+    assert states == ["LR--", "LR--", "PR--"], inst.stdout
+
+
 def test_constant_fetch_errors_name_file_and_line(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.cfg"
     head = f"{DEFAULTS}\nfrontend fe\n    bind {HOST}:{free_port()}\n"
