@@ -141,10 +141,6 @@ for _name, _attr, _conv in (
     ("description", "description", str),
     ("server-state-file", "server_state_file", str),
     ("server-state-base", "server_state_base", str),
-    ("user", "user", str),
-    ("group", "group", str),
-    ("chroot", "chroot", str),
-    ("spread-checks", "spread_checks", int),
     ("maxconnrate", "rate_limit_connections", int),
     ("maxsessrate", "rate_limit_sessions", int),
 ):
@@ -194,9 +190,8 @@ def _g_stats(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n
     elif sub == "timeout":
         need_args(words, 2, where, "<time> as argument")
         g.stats_timeout = time_arg(words[2], where, "stats timeout")
-    elif sub == "maxconn":
-        need_args(words, 2, where, "<maxconn> as argument")
-        g.stats_maxconn = to_int(words[2], where, "stats maxconn")
+    elif sub == "maxconn":  # nothing limits the stats socket's connections
+        raise fail(where, "unknown keyword 'stats maxconn' in 'global' section")
     else:
         raise fail(
             where,
@@ -221,12 +216,6 @@ def _g_lsh(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: 
     g.log_send_hostname = words[1] if len(words) > 1 else socket.gethostname()
 
 
-@keyword("setenv", ("global",))
-def _g_setenv(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
-    need_args(words, 2, where, "<name> and <value> as arguments")
-    g.setenv.append((words[1], words[2]))
-
-
 def _g_tune(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "an argument")
     key = words[0][len("tune.") :]
@@ -242,8 +231,6 @@ def _g_tune(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n:
 
 for _k in (
     "tune.bufsize",
-    "tune.maxrewrite",
-    "tune.http.maxhdr",
     "tune.maxaccept",
     "tune.recv_enough",
     "tune.ssl.default-dh-param",
@@ -251,13 +238,8 @@ for _k in (
     "tune.ssl.lifetime",
     "tune.ssl.maxrecord",
     "tune.idletimer",
-    "tune.rcvbuf.client",
-    "tune.rcvbuf.server",
-    "tune.sndbuf.client",
-    "tune.sndbuf.server",
     "tune.maxpollevents",
     "tune.pattern.cache-size",
-    "tune.stick-counters",
 ):
     KEYWORDS["global"][_k] = _g_tune
 
@@ -277,7 +259,6 @@ for _k in (
     "ssl-server-verify",
     "ca-base",
     "crt-base",
-    "ssl-dh-param-file",
 ):
     KEYWORDS["global"][_k] = _g_ssl
 
@@ -287,8 +268,24 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
     g.tune[words[0]] = tuple(words[1:])
 
 
-for _k in ("cpu-map", "uid", "gid", "ulimit-n", "nbproc", "busy-polling", "noepoll", "nosplice"):
+# Kept though nothing reads them: each only tunes how HAProxy itself runs (CPU
+# affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
+# never what goes through it. Global keywords that change behaviour and that lb
+# does not act on (`user`, `group`, `chroot`, `uid`, `gid`, `ulimit-n`, `setenv`,
+# `spread-checks`, `ssl-dh-param-file`, `tune.http.maxhdr`, `tune.maxrewrite`,
+# `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`, `stats maxconn`) are
+# unknown keywords.
+for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
     KEYWORDS["global"][_k] = _g_accepted
+
+
+@keyword("nbproc", ("global",))
+def _nbproc(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    raise fail(
+        where,
+        "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be "
+        "used on multi-processor machines if available.",
+    )
 
 
 # ---------------------------------------------------------------- proxies
@@ -398,13 +395,15 @@ def _bind_options(bind: BindConf, text: str, opts: list[str], where: Where) -> N
         i += 1 + nargs
 
 
+# Server options and their argument counts. Only options something acts on are listed:
+# any other (e.g. `check-alpn`, `redir`, `init-addr`, `resolvers`, `resolve-prefer`,
+# `source`, `tfo`, `proto`, `namespace`, `minconn`) is refused as an unknown keyword.
 SERVER_OPTIONS: dict[str, int] = {
     "weight": 1,
     "backup": 0,
     "disabled": 0,
     "enabled": 0,
     "maxconn": 1,
-    "minconn": 1,
     "maxqueue": 1,
     "id": 1,
     "check": 0,
@@ -427,7 +426,6 @@ SERVER_OPTIONS: dict[str, int] = {
     "alpn": 1,
     "check-ssl": 0,
     "check-sni": 1,
-    "check-alpn": 1,
     "send-proxy": 0,
     "send-proxy-v2": 0,
     "proxy-v2-options": 1,
@@ -443,21 +441,13 @@ SERVER_OPTIONS: dict[str, int] = {
     "on-error": 1,
     "on-marked-down": 1,
     "on-marked-up": 1,
-    "redir": 1,
-    "resolvers": 1,
-    "resolve-prefer": 1,
-    "init-addr": 1,
-    "source": 1,
     "pool-max-conn": 1,
     "pool-purge-delay": 1,
     "max-reuse": 1,
-    "tfo": 0,
     "no-tls-tickets": 0,
     "ciphers": 1,
     "ssl-min-ver": 1,
     "ssl-max-ver": 1,
-    "proto": 1,
-    "namespace": 1,
     "non-stick": 0,
 }
 
@@ -501,6 +491,8 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
             srv.check = True
         elif o == "no-check":
             srv.check = False
+        elif o == "no-ssl":  # undoes a `default-server ssl`
+            srv.options.pop("ssl", None)
         elif o in ("inter", "fastinter", "downinter"):
             setattr(srv, o, time_arg(val, where, o))
         elif o in ("rise", "fall"):
@@ -680,7 +672,13 @@ def _default_server(
     ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool
 ) -> None:
     probe = ServerConf(name="default-server", host="", port=0, where=where)
-    _server_options(probe, words[1:], where, "default-server")
+    try:
+        _server_options(probe, words[1:], where, "default-server")
+    except ServerError as exc:  # HAProxy names no server here: `[file:line] : unknown keyword`
+        ctx.errors.append(
+            exc.render(p.name).replace(f"'default-server {p.name}/default-server' : ", "")
+        )
+        return
     p.default_server["words"] = tuple(_default_server_words(p)) + tuple(words[1:])
 
 
@@ -876,51 +874,40 @@ def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
     p.extra.setdefault(words[0], []).append(Rule(words[0], tuple(words[1:]), where))
 
 
+# Only keywords a reader acts on (lb/persist.py, lb/rules_setup.py, lb/checks/,
+# lb/server_state.py). Others HAProxy knows (`capture`, `declare`, `redirect`,
+# `dispatch`, `email-alert`, `backlog`, `rate-limit`, `max-keep-alive-queue`,
+# `http-send-name-header`, `source`, `persist`, `external-check`, `server-template`,
+# `grace`) are refused as unknown keywords until something implements them.
 for _k, _secs in (
     ("cookie", BE),
-    ("capture", ("frontend", "listen")),
-    ("declare", ("frontend", "backend", "listen")),
-    ("redirect", ("frontend", "backend", "listen")),
     ("monitor", ("frontend", "listen")),
-    ("dispatch", ("backend", "listen")),
     ("force-persist", ("frontend", "backend", "listen")),
     ("ignore-persist", ("frontend", "backend", "listen")),
     ("tcp-check", BE),
-    ("email-alert", ALL),
     ("load-server-state-from-file", BE),
     ("server-state-file-name", BE),
-    ("backlog", FE),
-    ("rate-limit", FE),
-    ("max-keep-alive-queue", BE),
-    ("http-send-name-header", BE),
-    ("source", BE),
-    ("persist", BE),
-    ("external-check", BE),
-    ("server-template", ("backend", "listen")),
-    ("grace", ALL),
 ):
     for _s in _secs:
         KEYWORDS[_s][_k] = _extra
 
 
+# `option` names. Only options something acts on are listed; any other (e.g.
+# `abortonclose`, `tcpka`, `logasap`, `http-buffer-request`) is an unknown option.
 OPTIONS: dict[str, frozenset[str]] = {
     "httplog": ALL,
     "httpslog": FE,
     "tcplog": ALL,
     "dontlognull": FE,
-    "dontlog-normal": FE,
     "log-separate-errors": FE,
-    "logasap": FE,
     "log-health-checks": BE,
     "forwardfor": ALL,
     "originalto": ALL,
     "httpclose": ALL,
     "http-server-close": ALL,
     "http-keep-alive": ALL,
-    "forceclose": ALL,
     "redispatch": BE,
     "allbackups": BE,
-    "abortonclose": BE,
     "httpchk": BE,
     "ssl-hello-chk": BE,
     "tcp-check": BE,
@@ -929,34 +916,13 @@ OPTIONS: dict[str, frozenset[str]] = {
     "pgsql-check": BE,
     "ldap-check": BE,
     "smtpchk": BE,
-    "external-check": BE,
     "persist": BE,
-    "prefer-last-server": BE,
-    "http-buffer-request": ALL,
-    "contstats": FE,
-    "socket-stats": FE,
-    "tcpka": ALL,
-    "clitcpka": FE,
-    "srvtcpka": BE,
-    "nolinger": ALL,
+    # splice-*: kernel zero-copy, an optimisation only (as `nosplice` shows, HAProxy
+    # relays the same bytes without it); http-no-delay: lb never delays a send.
     "splice-auto": ALL,
     "splice-request": ALL,
     "splice-response": ALL,
-    "independent-streams": ALL,
-    "accept-invalid-http-request": FE,
-    "accept-invalid-http-response": BE,
-    "http-pretend-keepalive": ALL,
     "http-no-delay": ALL,
-    "http-ignore-probes": FE,
-    "http-use-proxy-header": FE,
-    "checkcache": BE,
-    "disable-h2-upgrade": FE,
-    "h1-case-adjust-bogus-client": FE,
-    "h1-case-adjust-bogus-server": BE,
-    "idle-close-on-response": FE,
-    "http-restrict-req-hdr-names": ALL,
-    "transparent": BE,
-    "spop-check": BE,
 }
 
 
@@ -964,6 +930,12 @@ OPTIONS: dict[str, frozenset[str]] = {
 def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg: bool) -> None:
     need_args(words, 1, where, "an option name")
     name = words[1]
+    if name == "forceclose":  # HAProxy 2.6's own refusal
+        raise fail(
+            where,
+            "option 'forceclose' is not supported any more since HAProxy 2.0, please just "
+            "remove it, or use 'option httpclose' if absolutely needed.",
+        )
     if name not in OPTIONS:
         raise fail(where, f"unknown option '{name}'.")
     if p.kind not in OPTIONS[name]:

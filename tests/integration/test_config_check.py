@@ -74,3 +74,163 @@ def test_check_reports_all_errors_at_once(tmp_path):
     assert r.returncode == 1
     assert f"parsing [{cfg}:3] : unknown keyword 'bogus1'" in r.stderr
     assert f"parsing [{cfg}:6] : unknown keyword 'bogus2'" in r.stderr
+
+
+# Keywords HAProxy knows but lb does not act on: refused, never silently accepted.
+# (section, line, expected alert body after "parsing [file:line] : " or "[file:line] : ")
+_HEAD = "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n"
+_SERVER_REJECTED = {
+    "check-alpn": "check-alpn h2",
+    "redir": "redir http://x",
+    "resolve-prefer": "resolve-prefer ipv4",
+    "init-addr": "init-addr none",
+    "tfo": "tfo",
+    "proto": "proto h2",
+    "namespace": "namespace ns1",
+    "minconn": "minconn 5",
+    "resolvers": "resolvers dns",
+    "source": "source 127.0.0.1",
+}
+_PROXY_REJECTED = {
+    "capture": ("frontend", "capture request header Host len 20"),
+    "declare": ("frontend", "declare capture request len 20"),
+    "redirect": ("frontend", "redirect location /x"),
+    "dispatch": ("backend", "dispatch 127.0.0.1:80"),
+    "email-alert": ("backend", "email-alert to a@b"),
+    "backlog": ("frontend", "backlog 100"),
+    "rate-limit": ("frontend", "rate-limit sessions 10"),
+    "max-keep-alive-queue": ("backend", "max-keep-alive-queue 10"),
+    "http-send-name-header": ("backend", "http-send-name-header X-Srv"),
+    "source": ("backend", "source 127.0.0.1"),
+    "persist": ("backend", "persist rdp-cookie"),
+    "external-check": ("backend", "external-check command /bin/true"),
+    "server-template": ("backend", "server-template s 1-2 127.0.0.1:80"),
+    "grace": ("frontend", "grace 1s"),
+}
+_OPTION_REJECTED = [
+    "dontlog-normal",
+    "logasap",
+    "abortonclose",
+    "external-check",
+    "prefer-last-server",
+    "http-buffer-request",
+    "contstats",
+    "socket-stats",
+    "tcpka",
+    "clitcpka",
+    "srvtcpka",
+    "nolinger",
+    "independent-streams",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "http-pretend-keepalive",
+    "http-ignore-probes",
+    "http-use-proxy-header",
+    "checkcache",
+    "disable-h2-upgrade",
+    "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server",
+    "idle-close-on-response",
+    "http-restrict-req-hdr-names",
+    "spop-check",
+    "transparent",
+]
+_GLOBAL_REJECTED = {
+    "user": "user haproxy",
+    "group": "group haproxy",
+    "chroot": "chroot /var/empty",
+    "uid": "uid 99",
+    "gid": "gid 99",
+    "ulimit-n": "ulimit-n 4096",
+    "setenv": "setenv FOO bar",
+    "spread-checks": "spread-checks 5",
+    "ssl-dh-param-file": "ssl-dh-param-file /x.pem",
+    "tune.http.maxhdr": "tune.http.maxhdr 10",
+    "tune.maxrewrite": "tune.maxrewrite 1024",
+    "tune.rcvbuf.client": "tune.rcvbuf.client 8192",
+    "tune.rcvbuf.server": "tune.rcvbuf.server 8192",
+    "tune.sndbuf.client": "tune.sndbuf.client 8192",
+    "tune.sndbuf.server": "tune.sndbuf.server 8192",
+    "tune.stick-counters": "tune.stick-counters 4",
+    "stats maxconn": "stats maxconn 10",
+}
+
+
+def _cases():
+    for kw, words in _SERVER_REJECTED.items():
+        text = _HEAD + f"backend be\n    server s1 127.0.0.1:80 {words}\n"
+        yield f"server:{kw}", text, 6, f"[{{cfg}}:6] : 'server be/s1' : unknown keyword '{kw}'."
+        text = _HEAD + f"backend be\n    default-server {words}\n    server s1 127.0.0.1:80\n"
+        yield (
+            f"default-server:{kw}",
+            text,
+            6,
+            f"[{{cfg}}:6] : unknown keyword '{kw}'.",
+        )
+    for kw, (section, line) in _PROXY_REJECTED.items():
+        bind = "    bind 127.0.0.1:1\n" if section == "frontend" else ""
+        text = _HEAD + f"{section} px\n{bind}    {line}\n"
+        n = 7 if bind else 6
+        msg = f"parsing [{{cfg}}:{n}] : unknown keyword '{kw}' in '{section}' section"
+        yield f"proxy:{kw}", text, n, msg
+    for name in _OPTION_REJECTED:
+        text = _HEAD + f"backend be\n    option {name}\n"
+        yield f"option:{name}", text, 6, f"parsing [{{cfg}}:6] : unknown option '{name}'."
+    for kw, line in _GLOBAL_REJECTED.items():
+        text = f"global\n    {line}\n" + _HEAD
+        msg = f"parsing [{{cfg}}:2] : unknown keyword '{kw}' in 'global' section"
+        yield f"global:{kw}", text, 2, msg
+
+
+_CASES = list(_cases())
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "msg"), [c[1:] for c in _CASES], ids=[c[0] for c in _CASES]
+)
+def test_unimplemented_keywords_refused(tmp_path, text, line, msg):
+    cfg = tmp_path / "k.cfg"
+    cfg.write_text(text)
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Configuration file is valid" not in r.stdout
+    assert msg.format(cfg=cfg) in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "msg"),
+    [
+        (
+            "nbproc 2",
+            "nbproc is not supported any more since HAProxy 2.5. Threads will automatically "
+            "be used on multi-processor machines if available.",
+        ),
+    ],
+)
+def test_global_removed_keywords_haproxy_words(tmp_path, line, msg):
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text(f"global\n    {line}\n" + _HEAD)
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 1
+    assert f"parsing [{cfg}:2] : {msg}" in r.stderr
+
+
+def test_option_forceclose_haproxy_words(tmp_path):
+    cfg = tmp_path / "f.cfg"
+    cfg.write_text(_HEAD + "backend be\n    option forceclose\n")
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 1
+    assert f"[{cfg}:6" in r.stderr
+    assert "option 'forceclose' is not supported any more since HAProxy 2.0" in r.stderr
+
+
+def test_performance_only_keywords_still_accepted(tmp_path):
+    cfg = tmp_path / "p.cfg"
+    cfg.write_text(
+        "global\n    nosplice\n    busy-polling\n    tune.ssl.default-dh-param 2048\n"
+        + _HEAD
+        + "backend be\n    option splice-auto\n    option http-no-delay\n"
+        "    server s1 127.0.0.1:80\n"
+    )
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 0, r.stderr

@@ -155,3 +155,20 @@ def test_default_backend_inherited_from_defaults():
         "frontend fe\n    bind 127.0.0.1:1\nbackend be\n    server s 127.0.0.1:2\n"
     )
     assert cfg.proxy("fe").default_backend[0] == "be"
+
+
+def test_no_ssl_undoes_default_server_ssl():
+    cfg = parse(
+        BASE + "backend be\n    default-server ssl verify none\n"
+        "    server a 127.0.0.1:2\n    server b 127.0.0.1:3 no-ssl\n"
+    )
+    a, b = cfg.proxy("be").servers
+    assert a.options.get("ssl") and not b.options.get("ssl")
+
+
+@pytest.mark.parametrize("opt", ["init-addr none", "tfo", "check-alpn h2", "namespace x"])
+def test_unacted_server_options_refused(opt):
+    lines = errors(BASE + f"backend be\n    server s 127.0.0.1:2 {opt}\n")
+    assert any(
+        f"[t.cfg:10] : 'server be/s' : unknown keyword '{opt.split()[0]}'." in ln for ln in lines
+    )
