@@ -119,6 +119,9 @@ class Proxy:
         opts = conf.options
         self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))
         self.reuse_mode = _REUSE_MODES.get(conf.http_reuse, REUSE_SAFE)
+        # `capture request|response header`: (lower-case name, length) lists, or None
+        self.cap_req = [(n.encode("latin-1"), k) for n, k in conf.capture_request] or None
+        self.cap_res = [(n.encode("latin-1"), k) for n, k in conf.capture_response] or None
 
     def route(self, st: Any, head: Any) -> Proxy | None:
         """The backend for a stream; replaced at build time by the compiled rules."""

@@ -414,10 +414,14 @@ class State:
             st.actconn = self.actconn
             st.feconn = fe.feconn
             if be is not None:
+                # haproxy logs once the stream has left its server: without its own slot
                 st.beconn = be.beconn
                 st.backend_queue = len(be.queue)
-                if st.server is not None:
-                    st.srv_queue = len(st.server.queue)
+                srv = st.server
+                if srv is not None:  # (it holds a slot until just after this)
+                    st.srv_queue = len(srv.queue)
+                    st.beconn -= 1
+                    st.srv_conn = srv.served - 1
             log(st)
         if st.sc is not None:  # after the log line, which may read the counters
             stick_stream_done(st)

@@ -863,6 +863,24 @@ def _uid_fmt(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
     p.unique_id_format = " ".join(words[1:])
 
 
+@keyword("capture", ("frontend", "listen"))
+def _capture(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`capture request|response header NAME len N` (the last occurrence, cut to N)."""
+    kind = words[1] if len(words) > 1 else ""
+    if kind == "cookie":
+        raise fail(where, "'capture cookie' is not supported: use 'capture request header'.")
+    if kind not in ("request", "response"):
+        raise fail(where, "'capture' expects 'cookie' or 'request header' or 'response header'.")
+    if len(words) < 4 or words[2] != "header":
+        raise fail(where, f"'capture {kind}' expects 'header' <header_name> 'len' <len>.")
+    length = 0
+    if len(words) >= 6 and words[4] == "len":  # (as haproxy: a bad length counts as 0)
+        digits = words[5][: len(words[5]) - len(words[5].lstrip("0123456789"))]
+        length = int(digits) if digits else 0
+    target = p.capture_request if kind == "request" else p.capture_response
+    target.append((words[3].lower(), length))
+
+
 @keyword("unique-id-header", FE)
 def _uid_hdr(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "an argument")

@@ -103,6 +103,9 @@ class ProxyConf:
     servers: list[ServerConf] = field(default_factory=list)
     default_backend: tuple[str, Where] | None = None
     use_backends: list[Rule] = field(default_factory=list)
+    # `capture request|response header NAME len N`: (lower-case name, length), in order
+    capture_request: list[tuple[str, int]] = field(default_factory=list)
+    capture_response: list[tuple[str, int]] = field(default_factory=list)
     timeouts: dict[str, int] = field(default_factory=dict)
     maxconn: int = 0
     fullconn: int = 0

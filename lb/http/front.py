@@ -274,6 +274,8 @@ class FrontConn(asyncio.Protocol):
             self._reject(400, "PR", raw, exc.pos)
             return
         st.head = head
+        if fe.cap_req is not None:  # capture request header
+            st.captured_request_headers = _captures(head, fe.cap_req)
         st.bytes_in = len(raw)  # HAProxy counts the whole request, head included
         st.method, st.uri, st.http_version = head.method, head.uri, head.version
         version = head.version
@@ -594,6 +596,8 @@ class FrontConn(asyncio.Protocol):
         st.m_response = now
         st.status = head.status
         st.res_head = head
+        if self.frontend.cap_res is not None:  # capture response header
+            st.captured_response_headers = _captures(head, self.frontend.cap_res)
         if self.server is not None and self.server.observe:
             self.server.observe_status(head.status)
         if self.backend.res_work or self.frontend.res_work:  # type: ignore[union-attr]
@@ -903,6 +907,15 @@ class FrontConn(asyncio.Protocol):
 
     def _connect_failed_timeout(self) -> None:
         self._connect_failed("sC")
+
+
+def _captures(head: Head, caps: list[tuple[bytes, int]]) -> list[str | None]:
+    """`capture … header`: the last occurrence of each header, cut to its length."""
+    out: list[str | None] = []
+    for name, length in caps:
+        values = head.get_all(name)
+        out.append(values[-1][:length].decode("latin-1") if values else None)
+    return out
 
 
 def _pop_idle(idle: list[BackConn], reused_only: bool) -> BackConn | None:

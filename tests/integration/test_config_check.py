@@ -92,7 +92,6 @@ _SERVER_REJECTED = {
     "source": "source 127.0.0.1",
 }
 _PROXY_REJECTED = {
-    "capture": ("frontend", "capture request header Host len 20"),
     "declare": ("frontend", "declare capture request len 20"),
     "redirect": ("frontend", "redirect location /x"),
     "dispatch": ("backend", "dispatch 127.0.0.1:80"),
