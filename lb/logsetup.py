@@ -95,6 +95,11 @@ def build_proxy_logging(p: Proxy, state: State) -> None:
         level = LOG_INFO
         if separate and (st.status >= 500 or st.term_state[0] != "-"):
             level = LOG_ERR
+        forced = st.log_level  # http-request set-log-level (-1: silent)
+        if forced is not None:
+            if forced < 0:
+                return
+            level = forced
         logger.log(level, render(st), name)
 
     p.log_stream = log_stream

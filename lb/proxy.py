@@ -122,6 +122,7 @@ class Proxy:
         # `capture request|response header`: (lower-case name, length) lists, or None
         self.cap_req = [(n.encode("latin-1"), k) for n, k in conf.capture_request] or None
         self.cap_res = [(n.encode("latin-1"), k) for n, k in conf.capture_response] or None
+        self.cap_extra = 0  # request capture slots of `http-request capture … len N`
 
     def route(self, st: Any, head: Any) -> Proxy | None:
         """The backend for a stream; replaced at build time by the compiled rules."""

@@ -317,17 +317,65 @@ def _unset_var(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[st
     return run, args
 
 
+_LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+
+
 @action("set-log-level")
 def _set_log_level(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-    return (lambda st, head: None), args[1:]
+    """The level of this stream's log line; `silent` logs nothing."""
+    name = args[0] if args else ""
+    if name == "silent":
+        level = -1
+    elif name in _LOG_LEVELS:
+        level = _LOG_LEVELS.index(name)
+    else:
+        raise ValueError(f"'{rule.words[0]}' : unknown log level '{name}'.")
+
+    def run(st: Any, head: Head) -> None:
+        st.log_level = level
+
+    return run, args[1:]
 
 
 @action("capture")
 def _capture(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-    i = 1
-    while i < len(args) and args[i] in ("len", "id"):
-        i += 2
-    return (lambda st, head: None), args[i:]
+    """`http-request capture <sample> len <N>` (a frontend's): the sample, cut to N,
+    in a request capture slot after those of `capture request header`, for %hr."""
+    if len(args) < 3 or args[1] not in ("len", "id"):
+        raise ValueError(f"'{rule.words[0]}' : expects <expression> 'len' <length>.")
+    if args[1] == "id":
+        raise ValueError(
+            f"'{rule.words[0]}' : 'id' needs 'declare capture', which is not supported."
+        )
+    if not proxy.is_frontend:
+        raise ValueError(f"'{rule.words[0]}' : 'len' is only available in frontends.")
+    try:
+        length = int(args[2])
+    except ValueError:
+        raise ValueError(f"'{rule.words[0]}' : invalid length '{args[2]}'.") from None
+    get = _expr_fn(args[0], proxy, rule)
+    slot = len(proxy.cap_req or ()) + proxy.cap_extra
+    proxy.cap_extra += 1
+
+    def run(st: Any, head: Head) -> None:
+        n = len(proxy.cap_req or ()) + proxy.cap_extra
+        caps = st.captured_request_headers
+        if caps is None:
+            caps = st.captured_request_headers = [None] * n
+        elif len(caps) < n:
+            caps.extend([None] * (n - len(caps)))
+        v = get(st)
+        if v is None:
+            return
+        if isinstance(v, bytes | bytearray):
+            text = bytes(v).decode("latin-1")
+        elif isinstance(v, bool):
+            text = "1" if v else "0"
+        else:
+            text = str(v)
+        caps[slot] = text[:length]
+
+    return run, args[3:]
 
 
 # ------------------------------------------------------------------ head rewriting

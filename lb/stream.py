@@ -70,6 +70,7 @@ class Stream:
     vars: Any = None
     sc: Any = None
     res_head: Any = None
+    log_level: Any = None  # set by `set-log-level` (-1: silent)
 
     def __init__(self, conn: Any, m_start: float) -> None:
         ids = IDS

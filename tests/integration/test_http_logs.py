@@ -106,3 +106,33 @@ def test_captured_headers_in_httplog(lb, backend):
     a_line = next(ln for ln in inst.stderr.splitlines() if ln.endswith('"GET /a HTTP/1.1"'))
     assert ' 0/0 {examp|cur} {} "GET /a' in a_line, a_line
     assert ' 0/0 {127.0|} {} "GET /b' in lines[-1], lines[-1]
+
+
+def test_http_request_capture_and_set_log_level(lb, backend):
+    """`http-request capture <sample> len N` fills request capture slots after those
+    of `capture request header` (empty when its rule did not run), as haproxy 2.6
+    logs them; `set-log-level silent` drops a stream's line."""
+    b = backend("s1")
+    port = free_port()
+    extra = (
+        "    capture request header Host len 5\n"
+        "    http-request capture path len 4 if { path_beg /a }\n"
+        "    http-request capture req.hdr(x-id) len 10\n"
+        "    http-request set-log-level silent if { path /quiet }\n"
+    )
+    inst = lb(http_cfg(port, f"    server s1 {HOST}:{b.port}\n", extra_fe=extra))
+    with connect(port) as s:
+        rd = Reader(s)
+        for req in (
+            b"GET /abcdef HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Id: 12345678901234\r\n\r\n",
+            b"GET /quiet HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            b"GET /zzz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        ):
+            s.sendall(req)
+            assert rd.response().status == 200
+    lines = inst.wait_stderr(r'"GET /zzz HTTP/1.1"$')
+    assert lines, inst.stderr
+    logged = [ln for ln in inst.stderr.splitlines() if ln.endswith(' HTTP/1.1"')]
+    assert len(logged) == 2, logged
+    assert ' {127.0|/abc|1234567890} "GET /abcdef' in logged[0]
+    assert ' {127.0||} "GET /zzz' in logged[1]
