@@ -94,6 +94,7 @@ async def _serve(
     gc.freeze()
     try:
         await start_stats_sockets(state, loop)
+        _drop_privileges(state.cfg.global_)
     except (ConfigError, OSError, ValueError) as exc:
         from lb.cli import _say
 
@@ -158,3 +159,20 @@ def _daemonize() -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+
+
+def _drop_privileges(g: Any) -> None:
+    """`group`/`user` (`gid`/`uid`): once every socket is bound, the worker goes on as
+    that group and user, as haproxy's workers do (the master, if any, stays)."""
+    if g.gid is not None and os.getegid() != g.gid:
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+            os.setgid(g.gid)
+        except OSError:
+            raise ValueError(f"[haproxy.main()] Cannot set gid {g.gid}.") from None
+    if g.uid is not None and os.geteuid() != g.uid:
+        try:
+            os.setuid(g.uid)
+        except OSError:
+            raise ValueError(f"[haproxy.main()] Cannot set uid {g.uid}.") from None

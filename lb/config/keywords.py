@@ -7,6 +7,8 @@ from a section's table is an "unknown keyword" alert naming file and line.
 
 from __future__ import annotations
 
+import grp
+import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,12 +273,39 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # Kept though nothing reads them: each only tunes how HAProxy itself runs (CPU
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
-# does not act on (`user`, `group`, `chroot`, `uid`, `gid`, `ulimit-n`, `setenv`,
+# does not act on (`chroot`, `ulimit-n`, `setenv`,
 # `spread-checks`, `ssl-dh-param-file`, `tune.http.maxhdr`, `tune.maxrewrite`,
 # `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`, `stats maxconn`) are
 # unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
     KEYWORDS["global"][_k] = _g_accepted
+
+
+@keyword("user", ("global",))
+@keyword("uid", ("global",))
+def _user(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """The user the worker runs as once its sockets are bound (as haproxy's)."""
+    need_args(words, 1, where, "an argument")
+    if words[0] == "uid":
+        g.uid = to_int(words[1], where, "uid")
+        return
+    try:
+        g.uid = pwd.getpwnam(words[1]).pw_uid
+    except KeyError:
+        raise fail(where, f"cannot find user id for '{words[1]}' (0:Success)") from None
+
+
+@keyword("group", ("global",))
+@keyword("gid", ("global",))
+def _group(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an argument")
+    if words[0] == "gid":
+        g.gid = to_int(words[1], where, "gid")
+        return
+    try:
+        g.gid = grp.getgrnam(words[1]).gr_gid
+    except KeyError:
+        raise fail(where, f"cannot find group id for '{words[1]}' (0:Success)") from None
 
 
 @keyword("nbproc", ("global",))

@@ -185,6 +185,8 @@ class UserlistConf:
 @dataclass(slots=True)
 class GlobalConf:
     maxconn: int = 0
+    uid: int | None = None  # `user`/`uid`: the worker drops to it once it has bound
+    gid: int | None = None  # `group`/`gid`
     daemon: bool = False
     master_worker: bool = False
     master_worker_no_exit_on_failure: bool = False

@@ -135,11 +135,7 @@ _OPTION_REJECTED = [
     "transparent",
 ]
 _GLOBAL_REJECTED = {
-    "user": "user haproxy",
-    "group": "group haproxy",
     "chroot": "chroot /var/empty",
-    "uid": "uid 99",
-    "gid": "gid 99",
     "ulimit-n": "ulimit-n 4096",
     "setenv": "setenv FOO bar",
     "spread-checks": "spread-checks 5",
@@ -233,3 +229,12 @@ def test_performance_only_keywords_still_accepted(tmp_path):
     )
     r = run_lb("-c", "-f", str(cfg))
     assert r.returncode == 0, r.stderr
+
+
+def test_unknown_user_and_group_haproxy_words(tmp_path):
+    cfg = tmp_path / "u.cfg"
+    cfg.write_text("global\n    user nosuchuser-lb\n    group nosuchgroup-lb\n" + _HEAD)
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 1
+    assert f"parsing [{cfg}:2] : cannot find user id for 'nosuchuser-lb' (0:Success)" in r.stderr
+    assert f"parsing [{cfg}:3] : cannot find group id for 'nosuchgroup-lb' (0:Success)" in r.stderr
