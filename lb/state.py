@@ -276,7 +276,7 @@ class State:
         fe.feconn += 1
         c = fe.fe_counters
         c.cum_conn += 1
-        c.cur_sess += 1  # Counters.session_start, inline
+        c.cur_sess += 1  # a session starts
         c.cum_sess += 1
         if c.cur_sess > c.max_sess:
             c.max_sess = c.cur_sess
@@ -347,7 +347,7 @@ class State:
         fc.bytes_in += b_in
         fc.bytes_out += b_out
         status = st.status
-        hrsp = -1  # the status class slot in `hrsp` (Counters.count_status, inline)
+        hrsp = -1  # the status class slot in `hrsp`: 1xx … 5xx, then other
         if status > 0:
             c = status // 100
             hrsp = c - 1 if 1 <= c <= 5 else 5
@@ -359,7 +359,7 @@ class State:
             now_sec = counters_mod._now_sec
             bc.cum_sess += 1
             if be is not fe:
-                # Counters.session_start, inline (cur_sess is then the backend's count)
+                # a backend session starts (cur_sess is then the backend's count)
                 if bc.cur_sess + 1 > bc.max_sess:
                     bc.max_sess = bc.cur_sess + 1
                 bc.cur_sess = be.beconn
