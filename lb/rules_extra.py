@@ -12,6 +12,7 @@ head is otherwise forwarded as received (DESIGN principle 5).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from time import monotonic as _monotonic
 from typing import Any
@@ -448,31 +449,50 @@ action("add-header")(_header_action("add"))
 action("del-header")(_header_action("del"))
 
 
-def _replace_action(full: bool) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
-    import re
+def replace_parts(
+    args: list[str], rule: Rule, proxy: Any
+) -> tuple[bytes, re.Pattern[bytes], Callable[[Any], bytes]]:
+    """`replace-header|replace-value NAME REGEX FMT` (request or response rules):
+    the lower-case name, the compiled regex and the replacement's renderer."""
+    if len(args) < 3:
+        raise ValueError(f"'{rule.words[0]}' expects exactly 3 arguments.")
+    lname = args[0].lower().encode("latin-1")
+    rx = re.compile(args[1].encode("latin-1"))
+    return lname, rx, _fmt(re.sub(r"\\(\d)", r"\\g<\1>", args[2]), proxy, rule)
 
+
+def replace_in_headers(
+    hs: list[tuple[bytes, bytes]],
+    lname: bytes,
+    rx: re.Pattern[bytes],
+    repl: bytes,
+    full: bool,
+) -> list[tuple[bytes, bytes]] | None:
+    """The headers with `rx` replaced in each `lname` value (`full`: the whole value,
+    replace-header; else each comma-separated one, replace-value), or None when
+    nothing changed."""
+    out = []
+    changed = False
+    for n, v in hs:
+        if n.lower() == lname:
+            if full:
+                nv = rx.sub(repl, v, count=1) if rx.fullmatch(v) else v
+            else:
+                parts = [p.strip() for p in v.split(b",")]
+                nv = b", ".join(rx.sub(repl, p, count=1) if rx.fullmatch(p) else p for p in parts)
+            changed |= nv != v
+            v = nv
+        out.append((n, v))
+    return out if changed else None
+
+
+def _replace_action(full: bool) -> Callable[[list[str], Rule, Any], tuple[Action, list[str]]]:
     def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-        lname = args[0].lower().encode("latin-1")
-        rx = re.compile(args[1].encode("latin-1"))
-        repl_fmt = _fmt(re.sub(r"\\(\d)", r"\\g<\1>", args[2]), proxy, rule)
+        lname, rx, repl_fmt = replace_parts(args, rule, proxy)
 
         def run(st: Any, head: Head) -> None:
-            repl = repl_fmt(st)
-            out = []
-            changed = False
-            for n, v in head.headers():
-                if n.lower() == lname:
-                    if full:
-                        nv = rx.sub(repl, v, count=1) if rx.fullmatch(v) else v
-                    else:
-                        parts = [p.strip() for p in v.split(b",")]
-                        nv = b", ".join(
-                            rx.sub(repl, p, count=1) if rx.fullmatch(p) else p for p in parts
-                        )
-                    changed |= nv != v
-                    v = nv
-                out.append((n, v))
-            if changed:
+            out = replace_in_headers(head.headers(), lname, rx, repl_fmt(st), full)
+            if out is not None:
                 rebuild_request(head, head.method, head.uri, out)
 
         return run, args[3:]

@@ -17,7 +17,6 @@ end, and only when something changed (DESIGN principle 5).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +25,7 @@ from lb.config.model import Rule
 from lb.http import errors as http_errors
 from lb.http.h1 import H1Error, Head, find_head_end, parse_response_head
 from lb.rules import HTTP_REQUEST_ACTIONS, STOP, compile_rule_steps
-from lb.rules_extra import _fmt, track_setup
+from lb.rules_extra import _fmt, replace_in_headers, replace_parts, track_setup
 
 Action = Callable[[Any, Head], Any]
 ActionBuilder = Callable[[list[str], Rule, Any], tuple[Action, list[str]]]
@@ -126,32 +125,14 @@ res_action("del-header")(_header_builder("del"))
 
 def _replace_builder(full: bool) -> ActionBuilder:
     def build(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-        if len(args) < 3:
-            raise ValueError(f"'{rule.words[0]}' expects exactly 3 arguments.")
-        lname = args[0].lower().encode("latin-1")
-        rx = re.compile(args[1].encode("latin-1"))
-        repl_fmt = _fmt(re.sub(r"\\(\d)", r"\\g<\1>", args[2]), proxy, rule)
+        lname, rx, repl_fmt = replace_parts(args, rule, proxy)
 
         def run(st: Any, head: Head) -> None:
             hs = headers_of(st, head)
             if not any(n.lower() == lname for n, _ in hs):
                 return
-            repl = repl_fmt(st)
-            out = []
-            changed = False
-            for n, v in hs:
-                if n.lower() == lname:
-                    if full:
-                        nv = rx.sub(repl, v, count=1) if rx.fullmatch(v) else v
-                    else:
-                        parts = [p.strip() for p in v.split(b",")]
-                        nv = b", ".join(
-                            rx.sub(repl, p, count=1) if rx.fullmatch(p) else p for p in parts
-                        )
-                    changed |= nv != v
-                    v = nv
-                out.append((n, v))
-            if changed:
+            out = replace_in_headers(hs, lname, rx, repl_fmt(st), full)
+            if out is not None:
                 _set_headers(st, head, out)
 
         return run, args[3:]
