@@ -238,3 +238,12 @@ def test_unknown_user_and_group_haproxy_words(tmp_path):
     assert r.returncode == 1
     assert f"parsing [{cfg}:2] : cannot find user id for 'nosuchuser-lb' (0:Success)" in r.stderr
     assert f"parsing [{cfg}:3] : cannot find group id for 'nosuchgroup-lb' (0:Success)" in r.stderr
+
+
+def test_replace_header_arguments_checked(tmp_path):
+    cfg = tmp_path / "r.cfg"
+    cfg.write_text(_HEAD + "frontend fe\n    http-request replace-header X-A\n")
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 1
+    assert f"parsing [{cfg}:6] : error detected while parsing an 'http-request " in r.stderr
+    assert "'replace-header' expects exactly 3 arguments." in r.stderr
