@@ -258,15 +258,7 @@ class Table:
         """`read(entry, now)` for data type `name`, compiled once; None when not stored."""
         rd = self._readers.get(name)
         if rd is None and name in self._names:
-            if DATA_TYPES[name].is_rate:
-                src = (
-                    "def read(e, now):\n"
-                    + rate_read_src(name, self.periods[name])
-                    + "    return v\n"
-                )
-            else:
-                src = f"def read(e, now):\n    return e.{name}\n"
-            rd = self._readers[name] = _compile(src, "read")
+            rd = self._readers[name] = self._compile_read(name, "e, now", "")
         return rd
 
     def fetcher(self, name: str) -> Callable[[Any], int] | None:
@@ -274,16 +266,18 @@ class Table:
         calls); None when not stored."""
         fn = self._fetchers.get(name)
         if fn is None and name in self._names:
-            if DATA_TYPES[name].is_rate:
-                src = (
-                    "def read(e):\n    now = int(monotonic() * 1000)\n"
-                    + rate_read_src(name, self.periods[name])
-                    + "    return v\n"
-                )
-            else:
-                src = f"def read(e):\n    return e.{name}\n"
-            fn = self._fetchers[name] = _compile(src, "read")
+            clock = "    now = int(monotonic() * 1000)\n"
+            fn = self._fetchers[name] = self._compile_read(name, "e", clock)
         return fn
+
+    def _compile_read(self, name: str, params: str, clock: str) -> Callable[..., int]:
+        """A reader of `name` taking `params` (a rate is read over its period at `now`,
+        which `clock` sets when it is not a parameter)."""
+        if DATA_TYPES[name].is_rate:
+            body = clock + rate_read_src(name, self.periods[name]) + "    return v\n"
+        else:
+            body = f"    return e.{name}\n"
+        return _compile(f"def read({params}):\n" + body, "read")
 
     def write(self, e: Any, name: str, value: int, now: int | None = None) -> None:
         """Set a value as `set table` does: a rate restarts with `value` events now."""
