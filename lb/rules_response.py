@@ -274,16 +274,24 @@ def on_response(conn: Any, st: Any, head: Head, raw: bytes) -> bytes | None:
             if v is not None and v is not STOP:
                 _deny_response(conn, st, v)
                 return None
+    new = _after_rules(procs, st, head)
+    if new is None:
+        return raw
+    return new + raw[hlen:] if hlen < len(raw) else new
+
+
+def _after_rules(procs: tuple[Any, ...], st: Any, head: Head) -> bytes | None:
+    """Run the `http-after-response` rules of `procs` in order: the edited head, or
+    None when they changed nothing."""
     for p in procs:
         ar = p.http_after_rules
         if ar is not None:
             ar(st, head)
     ed = st.res_edit
     if ed is None:
-        return raw
+        return None
     st.res_edit = None
-    new = write_edit(head, ed)
-    return new + raw[hlen:] if hlen < len(raw) else new
+    return write_edit(head, ed)
 
 
 def _deny_response(conn: Any, st: Any, status: int) -> None:
@@ -324,12 +332,5 @@ def after_local(conn: Any, st: Any, data: bytes) -> bytes:
     st.res_edit = None
     if st.status <= 0:
         st.status = head.status
-    for p in procs:
-        ar = p.http_after_rules
-        if ar is not None:
-            ar(st, head)
-    ed = st.res_edit
-    if ed is None:
-        return data
-    st.res_edit = None
-    return write_edit(head, ed) + data[hlen:]
+    new = _after_rules(procs, st, head)
+    return data if new is None else new + data[hlen:]

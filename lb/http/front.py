@@ -25,7 +25,7 @@ from lb.http.h1 import (
 )
 from lb.proxy import REUSE_AGGRESSIVE, REUSE_ALWAYS, REUSE_NEVER, QueuedStream
 from lb.proxy_send import proxy_line
-from lb.rules_response import on_response
+from lb.rules_response import after_local, on_response
 from lb.stream import Stream
 from lb.tls import connect_kwargs as tls_connect_kwargs
 from lb.tls.conn import ssl_object
@@ -764,8 +764,6 @@ class FrontConn(asyncio.Protocol):
             st.status = status
             st.term_state = term
             if fe.after_work:  # http-after-response rules (lb.rules_response)
-                from lb.rules_response import after_local
-
                 page = after_local(self, st, page)
             if count:
                 st.bytes_out += len(page)
@@ -842,8 +840,6 @@ class FrontConn(asyncio.Protocol):
         if close or not self.req_done:
             self.keep_alive = False
         if self.frontend.after_work and data:  # http-after-response rules
-            from lb.rules_response import after_local
-
             data = after_local(self, st, data)
         if not self.keep_alive:
             data = _with_connection(data, b"close")
