@@ -278,6 +278,39 @@ def test_forwardfor_header_name(proxy):
     assert b"\r\nX-Client: 127.0.0.1\r\n" in r.body
 
 
+def test_forwardfor_if_none_and_originalto_on_one_connection(proxy):
+    """The added lines are made once per connection; `if-none` still looks at each
+    request, and originalto stays whichever way forwardfor goes."""
+    port, b, _ = proxy(extra_be="    option forwardfor if-none\n    option originalto\n")
+    with connect(port) as s:
+        rd = Reader(s)
+        for xff in (b"", b"X-Forwarded-For: 10.1.1.1\r\n", b""):
+            s.sendall(b"GET /headers HTTP/1.1\r\nHost: t\r\n" + xff + b"\r\n")
+            assert rd.response().status == 200
+    heads = [raw.lower() for raw in b.requests]
+    assert [h.count(b"\r\nx-forwarded-for:") for h in heads] == [1, 1, 1]
+    assert b"x-forwarded-for: 127.0.0.1" in heads[0] and b"x-forwarded-for: 127.0.0.1" in heads[2]
+    assert b"x-forwarded-for: 10.1.1.1" in heads[1]
+    assert all(b"\r\nx-original-to: 127.0.0.1\r\n" in h for h in heads)
+
+
+def test_bad_request_after_routed_one_does_not_use_its_backends_errorfile(proxy, tmp_path):
+    """An error before routing comes from the frontend, not from the backend the
+    previous request of the connection went to."""
+    page = tmp_path / "be400.http"
+    page.write_bytes(
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 5\r\ncontent-type: text/plain\r\n\r\nBE400"
+    )
+    port, _b, _ = proxy(extra_be=f"    errorfile 400 {page}\n")
+    with connect(port) as s:
+        rd = Reader(s)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert rd.response().status == 200
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n")
+        r = rd.response()
+    assert r.status == 400 and r.body != b"BE400"
+
+
 def test_http_request_return(lb):
     # (conditions need ACL sample fetches, not available yet: unconditional rules only)
     port = free_port()
