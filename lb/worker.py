@@ -7,11 +7,11 @@ import contextlib
 import gc
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
+from lb.daemon import daemonize
 from lb.listener import IN_FLIGHT
 from lb.pidfile import remove_pidfile, write_pidfile
 from lb.state import State
@@ -56,7 +56,7 @@ def run_worker(
         return 1
     pidfile = opts.pidfile or cfg.global_.pidfile
     if (opts.daemon or cfg.global_.daemon) and not opts.debug:
-        _daemonize()
+        daemonize()
     # Stop signals wait (blocked) until their handlers are installed in _serve, so a
     # SIGTERM right after start-up still stops cleanly and removes the pid file.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -147,18 +147,6 @@ async def _serve(
     await done.wait()
     state.close_cli()
     return 0
-
-
-def _daemonize() -> None:
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 def _drop_privileges(g: Any) -> None:

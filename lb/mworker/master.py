@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
 from lb.config.parser import ConfigErrors, parse_files
+from lb.daemon import daemonize
 from lb.log import format_notice
 from lb.mworker import carry, child
 from lb.mworker.cli_server import parse_master_socket, start_master_cli, unlink_master_socket
@@ -53,7 +54,7 @@ def run_master(opts: Options, cfg: Config) -> int:
     if child.is_child():
         return child.run_child(opts, cfg)
     if (opts.daemon or cfg.global_.daemon) and not opts.debug:
-        _daemonize()
+        daemonize()
     try:
         import uvloop
 
@@ -593,14 +594,3 @@ def _has_tcp_stats_socket(cfg: Config) -> bool:
             if parse_stats_socket_line(list(rule.words)).family in ("ipv4", "ipv6"):
                 return True
     return False
-
-
-def _daemonize() -> None:
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
