@@ -128,3 +128,24 @@ def test_no_traceback_on_bad_file():
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert "[ALERT]" in r.stderr
+
+
+def test_daemon_mode_detaches_and_serves(backend, tmp_path):
+    """`-D`: the command returns at once; the daemon (its pid in `-p`) serves with
+    its standard streams on /dev/null, and SIGTERM stops it and removes the pid file."""
+    b = backend("s1")
+    port = free_port()
+    cfg = tmp_path / "d.cfg"
+    cfg.write_text(http_cfg(port, f"    server s1 {HOST}:{b.port}\n"))
+    pidfile = tmp_path / "lb.pid"
+    r = run_lb("-D", "-f", str(cfg), "-p", str(pidfile))
+    assert r.returncode == 0, r.stderr
+    assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 10)
+    pid = int(pidfile.read_text())
+    try:
+        assert wait_until(lambda: get(port, "/").status == 200, 10)
+        assert os.readlink(f"/proc/{pid}/fd/1") == "/dev/null"
+        assert os.getsid(pid) != os.getsid(0)  # a session of its own, no terminal
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    assert wait_until(lambda: not pidfile.exists(), 10)
