@@ -238,6 +238,7 @@ async def run_sequence(
             first = seq.steps[0] if seq.steps else None
             base = 0 if isinstance(first, TConnect) and first.implicit else 1
             for step_no, step in enumerate(seq.steps, base):
+                after_connect = isinstance(current, TConnect)
                 current = step
                 if isinstance(step, TNoop):
                     continue
@@ -264,7 +265,11 @@ async def run_sequence(
                 elif isinstance(step, TSend):
                     if proto is None or proto.transport is None or proto.error is not None:
                         raise _Fail("SOCKERR", "no connection")
-                    proto.buf.clear()
+                    # HAProxy empties its input buffer before each send; a
+                    # send right after connect runs before anything can be
+                    # read there, so a greeting that beat us here is kept
+                    if not after_connect:
+                        proto.buf.clear()
                     proto.transport.write(step.data)
                 else:
                     assert proto is not None

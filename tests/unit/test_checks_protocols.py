@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 import pytest
 import uvloop
 
+from lb.checks import tcpcheck
 from lb.checks.agent import parse_agent_reply
 from lb.checks.params import CheckParams
-from lb.checks.protocols import ldap_check, pgsql_check, redis_check, smtp_check
+from lb.checks.protocols import ldap_check, mysql_check, pgsql_check, redis_check, smtp_check
 from lb.checks.result import CheckResult
 from lb.checks.tcpcheck import Sequence_, parse_tcp_check_rules, run_sequence
 
@@ -143,6 +144,53 @@ def test_pgsql_and_ldap() -> None:
     assert reason(res) == 'reason: Layer7 check passed, code: 0, info: "PostgreSQL server is ok"'
     res = run_against(reply(bytes.fromhex("300c02010161070a010004000400")), ldap_check())
     assert reason(res) == 'reason: Layer7 check passed, code: 0, info: "Success"'
+
+
+MYSQL_GREETING = b"\x0a5.5.5-10.11.6-MariaDB\x00" + b"\x01" * 40
+MYSQL_OK = b"\x00\x00\x00\x02\x00\x00\x00"
+MYSQL_DENIED = b"\xff\x15\x04#28000Access denied for user 'haproxy'@'127.0.0.1'"
+
+
+def mysql_packet(seq: int, body: bytes) -> bytes:
+    return len(body).to_bytes(3, "little") + bytes([seq]) + body
+
+
+@pytest.mark.parametrize(
+    ("answer", "want"),
+    [
+        (MYSQL_OK, 'Layer7 check passed, code: 0, info: "5.5.5-10.11.6-MariaDB"'),
+        (
+            MYSQL_DENIED,
+            'Layer7 wrong status, code: 1045, info: "#28000Access denied for user '
+            "'haproxy'@'127.0.0.1'\"",
+        ),
+    ],
+)
+def test_mysql_greeting_read_before_the_login_is_sent(
+    monkeypatch: pytest.MonkeyPatch, answer: bytes, want: str
+) -> None:
+    """A server that greets at once may be read before the check sends its
+    login; the greeting must still count (it used to be dropped, and the
+    answer to the login was then taken for the greeting)."""
+    connect = tcpcheck._connect
+
+    async def greeted(*args: object) -> object:
+        proto = await connect(*args)
+        for _ in range(100):
+            if proto.buf:
+                break
+            await asyncio.sleep(0.005)
+        assert proto.buf, "the greeting did not arrive"
+        return proto
+
+    async def server(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(mysql_packet(0, MYSQL_GREETING))
+        await r.read(100)
+        w.write(mysql_packet(2, answer))
+        await w.drain()
+
+    monkeypatch.setattr(tcpcheck, "_connect", greeted)
+    assert reason(run_against(server, mysql_check(["user", "haproxy"]))) == f"reason: {want}"
 
 
 def test_agent_reply_words() -> None:
