@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 
 from lb import __version__
+from lb.config.keywords import remark_level
 from lb.config.parser import ConfigErrors, parse_files
 
 VERSION_LINE = f"LB version {__version__} - HAProxy 2.6 compatible"
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("ALERT", "config : Fatal errors found in configuration.")
         return 1
     for w in cfg.warnings:
-        _say("WARNING", f"config : {w}", opts.quiet)
+        _say(remark_level(w), f"config : {w}", opts.quiet)
     if opts.check:
         try:
             _build_only(cfg)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from lb.config.errors import ConfigError
 from lb.daemon import daemonize
 from lb.listener import IN_FLIGHT
-from lb.pidfile import remove_pidfile, write_pidfile
+from lb.pidfile import open_pidfile_dir, remove_pidfile, write_pidfile
 from lb.state import State
 
 if TYPE_CHECKING:
@@ -60,14 +60,17 @@ def run_worker(
     # Stop signals wait (blocked) until their handlers are installed in _serve, so a
     # SIGTERM right after start-up still stops cleanly and removes the pid file.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    pid_dir = None
     if pidfile:
         write_pidfile(pidfile, os.getpid())
+        if cfg.global_.chroot:
+            pid_dir = open_pidfile_dir(pidfile)
     try:
         return loop.run_until_complete(_serve(state, loop, socks, opts, on_started, before_serving))
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         if pidfile:
-            remove_pidfile(pidfile, os.getpid())
+            remove_pidfile(pidfile, os.getpid(), pid_dir)
         with contextlib.suppress(Exception):
             loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
@@ -94,6 +97,8 @@ async def _serve(
     gc.freeze()
     try:
         await start_stats_sockets(state, loop)
+        if state.cfg.global_.chroot:
+            enter_chroot(state.cfg.global_.chroot)
         _drop_privileges(state.cfg.global_)
     except (ConfigError, OSError, ValueError) as exc:
         from lb.cli import _say
@@ -147,6 +152,35 @@ async def _serve(
     await done.wait()
     state.close_cli()
     return 0
+
+
+def enter_chroot(path: str) -> None:
+    """`chroot`: once every socket is bound, the worker confines itself to `path`
+    (before it drops privileges, as haproxy's workers do; the master stays out).
+
+    Nothing outside the jail can be read from then on, so what would be read later
+    is read now: every module of the project (some are imported on first use), the
+    codecs a host name needs, and the local time zone."""
+    import encodings.idna  # noqa: F401
+    import importlib
+    import pkgutil
+    import time
+
+    import lb
+    import runtime_api
+    import stick
+
+    for pkg in (lb, runtime_api, stick):
+        for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            if not mod.name.endswith(".__main__"):
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(mod.name)
+    time.localtime()
+    try:
+        os.chroot(path)
+        os.chdir("/")
+    except OSError:
+        raise ValueError(f"[haproxy.main()] Cannot chroot({path}).") from None
 
 
 def _drop_privileges(g: Any) -> None:

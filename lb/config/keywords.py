@@ -8,13 +8,14 @@ from a section's table is an "unknown keyword" alert naming file and line.
 from __future__ import annotations
 
 import grp
+import os
 import pwd
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lb.config.addr import parse_bind, parse_server_addr
-from lb.config.errors import ConfigError
+from lb.config.errors import ConfigError, LexError
 from lb.config.model import (
     BindConf,
     Config,
@@ -69,8 +70,24 @@ class ParseContext:
     section_kind: str = ""
     last_defaults: ProxyConf | None = None
 
+    #: the environment `${NAME}` reads from; `setenv` and friends change it
+    env: MutableMapping[str, str] = field(default_factory=lambda: os.environ)
+
     def warn(self, where: Where, msg: str) -> None:
         self.warnings.append(f"parsing [{where}] : {msg}")
+
+    def alert(self, where: Where, msg: str) -> None:
+        """A remark HAProxy prints as an [ALERT] though the file stays valid."""
+        self.warnings.append(Alert(f"parsing [{where}] : {msg}"))
+
+
+class Alert(str):
+    """A non-fatal configuration remark printed at [ALERT] level, not [WARNING]."""
+
+
+def remark_level(remark: str) -> str:
+    """The level a configuration remark is printed at."""
+    return "ALERT" if isinstance(remark, Alert) else "WARNING"
 
 
 def keyword(name: str, sections: frozenset[str] | tuple[str, ...]) -> Callable[[Handler], Handler]:
@@ -273,12 +290,54 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # Kept though nothing reads them: each only tunes how HAProxy itself runs (CPU
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
-# does not act on (`chroot`, `ulimit-n`, `setenv`,
+# does not act on (`ulimit-n`,
 # `spread-checks`, `ssl-dh-param-file`, `tune.http.maxhdr`, `tune.maxrewrite`,
 # `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`, `stats maxconn`) are
 # unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
     KEYWORDS["global"][_k] = _g_accepted
+
+
+@keyword("chroot", ("global",))
+def _chroot(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """The directory the worker confines itself to once its sockets are bound."""
+    if len(words) < 2 or not words[1]:
+        raise fail(where, "'chroot' expects a directory as an argument.")
+    if len(words) > 2:
+        raise fail(where, f"'chroot' cannot handle unexpected argument '{words[2]}'.")
+    if g.chroot:
+        ctx.alert(where, "'chroot' already specified. Continuing.")
+        return
+    g.chroot = words[1]
+
+
+# The variables the master hands its worker (sockets, control channel, carried
+# state): `resetenv` in the configuration the worker parses must leave them.
+HANDOFF_PREFIX = "LB_MWORKER_"
+
+
+@keyword("setenv", ("global",))
+@keyword("presetenv", ("global",))
+@keyword("unsetenv", ("global",))
+@keyword("resetenv", ("global",))
+def _setenv(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """Change the environment as the file is read: later lines' `${NAME}` see it, and
+    so do the programs and workers started afterwards (as HAProxy's setenv(3))."""
+    kw, env = words[0], ctx.env
+    if kw in ("setenv", "presetenv"):
+        if len(words) < 3:
+            raise LexError(f"'{kw}' expects a name and a value.", where.file, where.line)
+        if kw == "setenv" or words[1] not in env:
+            env[words[1]] = words[2]
+    elif kw == "unsetenv":
+        if len(words) < 2:
+            raise LexError(f"'{kw}' expects at least one variable name.", where.file, where.line)
+        for name in words[1:]:
+            env.pop(name, None)
+    else:
+        keep = set(words[1:])
+        for name in [k for k in env if k not in keep and not k.startswith(HANDOFF_PREFIX)]:
+            del env[name]
 
 
 @keyword("user", ("global",))

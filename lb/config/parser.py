@@ -8,12 +8,12 @@ knows sections. Problems are collected, not raised one at a time, so that
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 from lb.config.errors import ConfigError
 from lb.config.keywords import KEYWORDS, SECTION_STARTERS, ParseContext
-from lb.config.lexer import tokenize
+from lb.config.lexer import Line, tokenize
 from lb.config.model import (
     Config,
     PeersConf,
@@ -45,7 +45,7 @@ def expand_paths(paths: list[str]) -> list[str]:
     return out
 
 
-def parse_files(paths: list[str], env: Mapping[str, str] | None = None) -> Config:
+def parse_files(paths: list[str], env: MutableMapping[str, str] | None = None) -> Config:
     files = expand_paths(paths)
     cfg = Config(files=files)
     ctx = ParseContext(cfg)
@@ -79,14 +79,19 @@ def parse_string(text: str, filename: str = "<string>") -> Config:
     return cfg
 
 
-def parse_text(ctx: ParseContext, text: str, filename: str, env: Mapping[str, str]) -> None:
+def parse_text(ctx: ParseContext, text: str, filename: str, env: MutableMapping[str, str]) -> None:
+    ctx.env = env
     ctx.section = None
     ctx.section_kind = ""
     try:
-        lines = list(tokenize(text, filename, env))
-    except ConfigError as exc:
+        _parse_lines(ctx, tokenize(text, filename, env))
+    except ConfigError as exc:  # the tokenizer's: HAProxy stops reading the file there
         ctx.errors.append(str(exc))
-        return
+
+
+def _parse_lines(ctx: ParseContext, lines: Iterator[Line]) -> None:
+    """Each line is cut into words only once the ones before it took effect: a
+    `setenv` changes what a later `${NAME}` reads, as in HAProxy."""
     for line in lines:
         where = Where(line.file, line.lineno)
         words = list(line.words)

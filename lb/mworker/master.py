@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lb.config.errors import ConfigError
+from lb.config.keywords import remark_level
 from lb.config.parser import ConfigErrors, parse_files
 from lb.daemon import daemonize
 from lb.log import format_notice
@@ -368,7 +369,7 @@ class Master:
             self.say("ALERT", f"config : {exc}")
             return self._reload_failed()
         for w in cfg.warnings:
-            self.say("WARNING", f"config : {w}")
+            self.say(remark_level(w), f"config : {w}")
         try:
             fresh, dropped = self._bind(cfg, self.listen)
         except ConfigError as exc:

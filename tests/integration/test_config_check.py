@@ -135,9 +135,7 @@ _OPTION_REJECTED = [
     "transparent",
 ]
 _GLOBAL_REJECTED = {
-    "chroot": "chroot /var/empty",
     "ulimit-n": "ulimit-n 4096",
-    "setenv": "setenv FOO bar",
     "spread-checks": "spread-checks 5",
     "ssl-dh-param-file": "ssl-dh-param-file /x.pem",
     "tune.http.maxhdr": "tune.http.maxhdr 10",
