@@ -33,8 +33,14 @@ def check_params(p: Proxy, s: Any) -> CheckParams:
         timeout_check=p.timeouts.get("check"),
         timeout_connect=p.timeouts.get("connect"),
         log_health_checks=bool(p.options.get("log-health-checks")),
+        spread=_spread_checks(p),
         **_check_ssl(p, c),
     )
+
+
+def _spread_checks(p: Proxy) -> int:
+    state = getattr(p, "state", None)
+    return max(state.cfg.global_.spread_checks, 0) if state is not None else 0
 
 
 def _check_ssl(p: Proxy, conf: Any) -> dict[str, Any]:

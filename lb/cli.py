@@ -123,6 +123,19 @@ def _say(level: str, msg: str, quiet: bool = False) -> None:
     sys.stderr.write(format_notice(level, os.getpid(), msg) + "\n")
 
 
+def set_open_files_limit(n: int) -> bool:
+    """`ulimit-n`: both limits on open files become `n` (workers inherit them)."""
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    except (OSError, ValueError):
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        _say("ALERT", f"[haproxy.main()] Cannot raise FD limit to {n}, limit is {soft}.")
+        return False
+    return True
+
+
 def print_version(verbose: bool) -> None:
     print(VERSION_LINE)
     print(f"Compatible with: HAProxy version {COMPAT_VERSION} configuration and runtime API")
@@ -177,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         if not opts.quiet:
             print("Configuration file is valid")
         return 0
+    if cfg.global_.ulimit_n and not set_open_files_limit(cfg.global_.ulimit_n):
+        return 1
     if opts.master_worker or cfg.global_.master_worker:
         from lb.mworker.master import run_master
 

@@ -111,7 +111,7 @@ class AgentCheck(HealthNumbers):
                 raise
             except Exception:
                 log.exception("agent check failed unexpectedly")
-            await asyncio.sleep(self.inter_ms / 1000)
+            await asyncio.sleep(self.params.spread_ms(self.inter_ms) / 1000)
 
     async def check_now(self) -> CheckResult:
         text, result = await self._query()

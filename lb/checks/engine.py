@@ -174,7 +174,7 @@ class HealthCheck(HealthNumbers):
                 raise
             except Exception:  # a check never takes the loop down
                 log.exception("health check for %s failed unexpectedly", self._label())
-            await self._sleep(delay / 1000)
+            await self._sleep(self.params.spread_ms(delay) / 1000)
 
     async def _sleep(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()

@@ -38,6 +38,15 @@ class CheckParams:
     first_delay_ms: int | None = None
     ssl: Any = None  # `check-ssl` (or `ssl` on the traffic port): the client SSLContext
     sni: str | None = None  # `check-sni`
+    spread: int = 0  # global `spread-checks`: percent of jitter around each interval
+
+    def spread_ms(self, delay_ms: int, rng: random.Random | None = None) -> float:
+        """`delay_ms` moved by a random amount of up to `spread` percent either way,
+        so that checks of many servers do not stay in step."""
+        if not self.spread:
+            return delay_ms
+        span = delay_ms * self.spread / 100
+        return delay_ms + (rng or random).uniform(-span, span)
 
     @property
     def fastinter_ms(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,10 @@ class ParseContext:
         """A remark HAProxy prints as an [ALERT] though the file stays valid."""
         self.warnings.append(Alert(f"parsing [{where}] : {msg}"))
 
+    def alert_raw(self, where: Where, msg: str) -> None:
+        """The same, in the spelling some keywords use (no space before the colon)."""
+        self.warnings.append(Alert(f"parsing [{where}]: {msg}"))
+
 
 class Alert(str):
     """A non-fatal configuration remark printed at [ALERT] level, not [WARNING]."""
@@ -101,6 +106,11 @@ def keyword(name: str, sections: frozenset[str] | tuple[str, ...]) -> Callable[[
 
 def fail(where: Where, msg: str) -> ConfigError:
     return where.error(msg)
+
+
+def fail_bare(where: Where, msg: str) -> ConfigError:
+    """An alert in the spelling some keywords use: `parsing [f:l]: msg`."""
+    return LexError(msg, where.file, where.line)
 
 
 class ServerError(ValueError):
@@ -290,8 +300,7 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # Kept though nothing reads them: each only tunes how HAProxy itself runs (CPU
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
-# does not act on (`ulimit-n`,
-# `spread-checks`, `ssl-dh-param-file`, `tune.http.maxhdr`, `tune.maxrewrite`,
+# does not act on (`ssl-dh-param-file`, `tune.http.maxhdr`, `tune.maxrewrite`,
 # `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`, `stats maxconn`) are
 # unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
@@ -326,18 +335,54 @@ def _setenv(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n:
     kw, env = words[0], ctx.env
     if kw in ("setenv", "presetenv"):
         if len(words) < 3:
-            raise LexError(f"'{kw}' expects a name and a value.", where.file, where.line)
+            raise fail_bare(where, f"'{kw}' expects a name and a value.")
         if kw == "setenv" or words[1] not in env:
             env[words[1]] = words[2]
     elif kw == "unsetenv":
         if len(words) < 2:
-            raise LexError(f"'{kw}' expects at least one variable name.", where.file, where.line)
+            raise fail_bare(where, f"'{kw}' expects at least one variable name.")
         for name in words[1:]:
             env.pop(name, None)
     else:
         keep = set(words[1:])
         for name in [k for k in env if k not in keep and not k.startswith(HANDOFF_PREFIX)]:
             del env[name]
+
+
+@keyword("ulimit-n", ("global",))
+def _ulimit_n(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """The open-file limit set at start-up (0, or no number: left as it is)."""
+    if g.ulimit_n:
+        ctx.alert(where, "'ulimit-n' already specified. Continuing.")
+        return
+    if len(words) < 2 or not words[1]:
+        raise fail(where, "'ulimit-n' expects an integer argument.")
+    g.ulimit_n = max(_atol(words[1]), 0)
+
+
+@keyword("spread-checks", ("global",))
+def _spread_checks(
+    ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool
+) -> None:
+    """A random shift of up to this percent either way on every check interval."""
+    if g.spread_checks >= 0:
+        ctx.alert_raw(where, "spread-checks already specified. Continuing.")
+        return
+    if len(words) < 2:
+        raise fail_bare(where, "'spread-checks' expects an integer argument (0..50).")
+    if len(words) > 2:
+        raise fail(where, f"'spread-checks' cannot handle unexpected argument '{words[2]}'.")
+    value = _atol(words[1])
+    if not 0 <= value <= 50:
+        raise fail_bare(where, "'spread-checks' needs a positive value in range 0..50.")
+    g.spread_checks = value
+
+
+def _atol(text: str) -> int:
+    """C's atol: the leading integer of `text`, 0 when there is none (HAProxy reads
+    some numbers so, and takes `abc` for 0)."""
+    m = re.match(r"\s*([-+]?\d+)", text)
+    return int(m.group(1)) if m else 0
 
 
 @keyword("user", ("global",))

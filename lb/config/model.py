@@ -212,7 +212,8 @@ class GlobalConf:
     quiet: bool = False
     rate_limit_sessions: int = 0
     rate_limit_connections: int = 0
-    spread_checks: int = 0
+    spread_checks: int = -1  # -1: not set (0 is a setting: no jitter)
+    ulimit_n: int = 0
     setenv: list[tuple[str, str]] = field(default_factory=list)
 
     @property

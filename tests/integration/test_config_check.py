@@ -135,8 +135,6 @@ _OPTION_REJECTED = [
     "transparent",
 ]
 _GLOBAL_REJECTED = {
-    "ulimit-n": "ulimit-n 4096",
-    "spread-checks": "spread-checks 5",
     "ssl-dh-param-file": "ssl-dh-param-file /x.pem",
     "tune.http.maxhdr": "tune.http.maxhdr 10",
     "tune.maxrewrite": "tune.maxrewrite 1024",

@@ -537,3 +537,15 @@ def test_default_expect() -> None:
     for raw, passed in [(R200, True), (R503, False), (b"HTTP/1.1 302 Found\r\n\r\n", True)]:
         resp = parse_response(raw, True, need_body=False)
         assert resp is not None and rule.evaluate(resp).passed is passed
+
+
+def test_spread_checks_shifts_each_interval_within_its_percent() -> None:
+    import random
+
+    rng = random.Random(7)
+    params = CheckParams(inter=1000, spread=20)
+    delays = [params.spread_ms(1000, rng) for _ in range(2000)]
+    assert min(delays) >= 800 and max(delays) <= 1200
+    assert min(delays) < 820 and max(delays) > 1180  # the whole range is used
+    assert abs(sum(delays) / len(delays) - 1000) < 15  # centred on the interval
+    assert CheckParams(inter=1000).spread_ms(1000, rng) == 1000
