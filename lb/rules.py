@@ -173,15 +173,26 @@ def compile_rule_steps(
             cond = compile_condition(cond_words, acls) if cond_words else None
         except (AclError, ValueError, IndexError) as exc:
             raise r.where.error(
-                f"error detected while parsing an '{keyword} {name}' rule : {exc}",
+                f"error detected in {_proxy_label(proxy)} while parsing "
+                + ("redirect rule" if r.keyword == "redirect" else f"'{keyword} {name}' rule")
+                + f" : {exc}",
             ) from None
         steps.append((cond, act))
     return steps
 
 
+def _proxy_label(proxy: Any) -> str:
+    """`frontend 'fe'`, `backend 'be'`, or `proxy 'px'` for a listen section."""
+    conf = getattr(proxy, "conf", None)
+    kind = getattr(conf, "kind", "") or "proxy"
+    return f"{'proxy' if kind == 'listen' else kind} '{getattr(proxy, 'name', '')}'"
+
+
 def compile_http_request(rules: list[Rule], acls: AclSet, proxy: Any) -> Callable | None:
+    """`redirect` lines run after every `http-request` rule, wherever they stand."""
     if not rules:
         return None
+    rules = sorted(rules, key=lambda r: r.keyword == "redirect")
     return run_steps(compile_rule_steps(rules, acls, proxy, HTTP_REQUEST_ACTIONS, "http-request"))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import monotonic as _monotonic
 from typing import Any
 
@@ -537,42 +538,86 @@ for _k in ("path", "query", "uri", "method"):
 # ------------------------------------------------------------------ answers
 
 
+REDIRECT_REASONS = {
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+}
+REDIRECT_WORDS = (
+    "'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', "
+    "'ignore-empty' or 'append-slash'"
+)
+
+
+@dataclass
+class RedirectSpec:
+    """A parsed redirect rule: the words may come in any order up to `if`/`unless`."""
+
+    kind: str = ""
+    target: str = ""
+    code: int = 302
+    cookie: bytes = b""  # the whole Set-Cookie value, if any
+    drop_query: bool = False
+    append_slash: bool = False
+    ignore_empty: bool = False
+
+
+def parse_redirect(args: list[str]) -> tuple[RedirectSpec, list[str]]:
+    spec = RedirectSpec()
+    i = 0
+    while i < len(args) and args[i] not in ("if", "unless"):
+        word = args[i]
+        if word in ("location", "prefix", "scheme", "code", "set-cookie", "clear-cookie"):
+            if i + 1 >= len(args):
+                raise ValueError(f"missing argument for '{word}'.")
+            value = args[i + 1]
+            if word == "code":
+                code = int(value) if value.isdigit() else 0
+                if code not in REDIRECT_REASONS:
+                    raise ValueError(
+                        f"'code': unsupported HTTP code '{value}' "
+                        "(must be one of 301, 302, 303, 307 or 308)."
+                    )
+                spec.code = code
+            elif word == "set-cookie":
+                spec.cookie = f"{value}; path=/;".encode("latin-1")
+            elif word == "clear-cookie":
+                spec.cookie = f"{value}; path=/; Max-Age=0;".encode("latin-1")
+            else:
+                spec.kind, spec.target = word, value
+            i += 2
+        elif word in ("drop-query", "append-slash", "ignore-empty"):
+            setattr(spec, word.replace("-", "_"), True)
+            i += 1
+        else:
+            raise ValueError(f"expects {REDIRECT_WORDS} (was '{word}').")
+    if not spec.kind:
+        raise ValueError("redirection type expected ('prefix', 'location', or 'scheme').")
+    return spec, args[i:]
+
+
 @action("redirect")
 def _redirect(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-    kind = args[0]
-    if kind not in ("location", "prefix", "scheme"):
-        raise ValueError(f"expects 'location', 'prefix' or 'scheme', but got '{kind}'.")
-    target = _fmt(args[1], proxy, rule)
-    code = 302
-    drop_query = append_slash = False
-    i = 2
-    while i < len(args):
-        a = args[i]
-        if a == "code":
-            code = int(args[i + 1])
-            i += 2
-        elif a == "drop-query":
-            drop_query = True
-            i += 1
-        elif a == "append-slash":
-            append_slash = True
-            i += 1
-        elif a in ("set-cookie", "clear-cookie"):
-            i += 2
-        else:
-            break
-    reasons = {
-        301: "Moved Permanently",
-        302: "Found",
-        303: "See Other",
-        307: "Temporary Redirect",
-        308: "Permanent Redirect",
-    }
-    if code not in reasons:
-        raise ValueError(f"unsupported HTTP code '{code}'.")
+    """`http-request redirect …` (the target is a log-format) and the `redirect`
+    keyword (rule.keyword "redirect": the target is taken as written)."""
+    spec, rest = parse_redirect(args)
+    literal = spec.target.encode("latin-1")
+    target = (lambda st: literal) if rule.keyword == "redirect" else _fmt(spec.target, proxy, rule)
+    kind, code = spec.kind, spec.code
+    status_line = f"HTTP/1.1 {code} {REDIRECT_REASONS[code]}\r\ncontent-length: 0\r\n".encode()
+    # permanent redirects may be cached; the others are marked not to be
+    tail = b"\r\n" if code in (301, 308) else b"\r\ncache-control: no-cache\r\n"
+    if spec.cookie:
+        tail += b"set-cookie: " + spec.cookie + b"\r\n"
+    tail += b"\r\n"
+    drop_query, append_slash, ignore_empty = spec.drop_query, spec.append_slash, spec.ignore_empty
 
-    def run(st: Any, head: Head) -> tuple[int, bytes, bool]:
+    def run(st: Any, head: Head) -> tuple[int, bytes, bool] | None:
         t = target(st)
+        if not t and ignore_empty:
+            return None
         path = head.path
         query = head.query
         if kind == "prefix":
@@ -585,15 +630,9 @@ def _redirect(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str
             loc += b"/"
         if kind != "location" and not drop_query and query is not None:
             loc += b"?" + query
-        raw = (
-            f"HTTP/1.1 {code} {reasons[code]}\r\ncontent-length: 0\r\n".encode()
-            + b"location: "
-            + loc
-            + b"\r\ncache-control: no-cache\r\n\r\n"
-        )
-        return code, raw, False
+        return code, status_line + b"location: " + loc + tail, False
 
-    return run, args[i:]
+    return run, rest
 
 
 @action("tarpit")

@@ -962,9 +962,28 @@ def _rule_list(attr: str) -> Handler:
     return h
 
 
-KEYWORDS["frontend"]["http-request"] = _rule_list("http_request")
-for _s in ("listen", "backend", "defaults"):
-    KEYWORDS[_s]["http-request"] = _rule_list("http_request")
+def _http_request(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an action")
+    if any(r.keyword == "redirect" for r in p.http_request):
+        ctx.warn(
+            where,
+            "a 'http-request' rule placed after a 'redirect' rule will still be processed before.",
+        )
+    p.http_request.append(Rule(words[0], tuple(words[1:]), where))
+
+
+def _redirect(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`redirect …`: an `http-request redirect` whose target is taken as written,
+    run after all the `http-request` rules (lb.rules.compile_http_request)."""
+    if p.kind == "defaults":
+        raise fail(where, "'redirect' not allowed in 'defaults' section.")
+    p.http_request.append(Rule("redirect", tuple(words), where))
+
+
+for _s in ("frontend", "listen", "backend", "defaults"):
+    KEYWORDS[_s]["http-request"] = _http_request
+for _s in PROXY_KINDS:
+    KEYWORDS[_s]["redirect"] = _redirect
 for _s in PROXY_KINDS:
     KEYWORDS[_s]["http-response"] = _rule_list("http_response")
     KEYWORDS[_s]["http-after-response"] = _rule_list("http_after_response")

@@ -93,7 +93,6 @@ _SERVER_REJECTED = {
 }
 _PROXY_REJECTED = {
     "declare": ("frontend", "declare capture request len 20"),
-    "redirect": ("frontend", "redirect location /x"),
     "dispatch": ("backend", "dispatch 127.0.0.1:80"),
     "email-alert": ("backend", "email-alert to a@b"),
     "backlog": ("frontend", "backlog 100"),
@@ -241,5 +240,8 @@ def test_replace_header_arguments_checked(tmp_path):
     cfg.write_text(_HEAD + "frontend fe\n    http-request replace-header X-A\n")
     r = run_lb("-c", "-f", str(cfg))
     assert r.returncode == 1
-    assert f"parsing [{cfg}:6] : error detected while parsing an 'http-request " in r.stderr
+    assert (
+        f"parsing [{cfg}:6] : error detected in frontend 'fe' while parsing 'http-request "
+        in r.stderr
+    )
     assert "'replace-header' expects exactly 3 arguments." in r.stderr
