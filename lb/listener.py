@@ -9,10 +9,11 @@ refused. The same sockets can be handed to a new worker (`fd@N`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,31 +32,128 @@ def endpoint_addresses(transport: Any) -> tuple[str, int, str, int]:
     return cip, cport, fip, fport
 
 
-def open_listen_socket(addr: BindAddr, backlog: int = 1024) -> socket.socket:
-    """Create, bind and listen; `fd@N` takes over an already open socket."""
+# Linux option numbers the socket module may not name
+_IP_FREEBIND = 15
+_IP_TRANSPARENT = 19
+_IPV6_TRANSPARENT = 75
+_IPV6_FREEBIND = 78
+
+
+def open_listen_socket(
+    addr: BindAddr,
+    backlog: int = 1024,
+    opts: Mapping[str, Any] | None = None,
+    warnings: list[str] | None = None,
+) -> socket.socket:
+    """Create, bind and listen; `fd@N` takes over an already open socket.
+
+    `opts` are the bind line's options (`BindConf.options`): the socket ones are applied
+    here. A setting the system refuses does not stop the listener (as with HAProxy): its
+    sentence is appended to `warnings`."""
     if addr.family == "fd":
         sock = socket.socket(fileno=addr.fd)
         sock.setblocking(False)
         return sock
+    warned = warnings if warnings is not None else []
     if addr.family == "unix":
         path = addr.path
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(os.stat(path).st_mode):
                 os.unlink(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(path)
+        try:
+            sock.bind(path)
+            if opts:
+                _unix_permissions(path, opts)
+        except OSError:
+            sock.close()
+            raise
     else:
         fam = socket.AF_INET6 if addr.family == "ipv6" else socket.AF_INET
         sock = socket.socket(fam, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if fam == socket.AF_INET6:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        host = addr.host or ("::" if fam == socket.AF_INET6 else "0.0.0.0")
-        sock.bind((host, addr.port))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if fam == socket.AF_INET6:
+                v6only = 1 if opts and opts.get("v6only") else 0
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+            if opts:
+                _before_bind(sock, fam, opts, warned)
+            host = addr.host or ("::" if fam == socket.AF_INET6 else "0.0.0.0")
+            sock.bind((host, addr.port))
+            if opts:
+                backlog = opts.get("backlog") or backlog
+                _before_listen(sock, opts, backlog, warned)
+        except OSError:
+            sock.close()
+            raise
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
+
+
+def _before_bind(sock: socket.socket, fam: int, opts: Mapping[str, Any], warned: list[str]) -> None:
+    """`transparent` and `interface`: they decide which addresses the bind may take."""
+    if opts.get("transparent"):
+        # accept connections to foreign addresses; without the privilege for that, at
+        # least bind to an address not (yet) configured, as HAProxy falls back
+        v6 = fam == socket.AF_INET6
+        level = socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP
+        names = (_IPV6_TRANSPARENT, _IPV6_FREEBIND) if v6 else (_IP_TRANSPARENT, _IP_FREEBIND)
+        err = ""
+        for name in names:
+            try:
+                sock.setsockopt(level, name, 1)
+                break
+            except OSError as exc:
+                err = exc.strerror or ""
+        else:
+            warned.append(f"cannot make listening socket transparent ({err})")
+    dev = opts.get("interface")
+    if dev:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+        except OSError as exc:
+            warned.append(f"cannot bind receiver to device '{dev}' ({exc.strerror})")
+
+
+def _before_listen(
+    sock: socket.socket, opts: Mapping[str, Any], backlog: int, warned: list[str]
+) -> None:
+    """`mss`, `tcp-ut`, `defer-accept` and `tfo`: set on the listening socket, inherited
+    by every connection it accepts."""
+    tcp = socket.IPPROTO_TCP
+    mss = opts.get("mss")
+    if mss:
+        try:
+            if mss > 0:
+                sock.setsockopt(tcp, socket.TCP_MAXSEG, mss)
+            elif sock.getsockopt(tcp, socket.TCP_MAXSEG) > -mss:
+                sock.setsockopt(tcp, socket.TCP_MAXSEG, -mss)  # negative: only lower it
+        except OSError as exc:
+            warned.append(f"cannot set MSS to {abs(mss)} ({exc.strerror})")
+    for key, name, value, what in (
+        ("tcp-ut", socket.TCP_USER_TIMEOUT, opts.get("tcp-ut"), "set TCP User Timeout"),
+        ("defer-accept", socket.TCP_DEFER_ACCEPT, 1, "enable TCP_DEFER_ACCEPT"),
+        ("tfo", socket.TCP_FASTOPEN, backlog, "enable TCP_FASTOPEN"),
+    ):
+        if opts.get(key):
+            try:
+                sock.setsockopt(tcp, name, value)
+            except OSError as exc:
+                warned.append(f"cannot {what} ({exc.strerror})")
+
+
+def _unix_permissions(path: str, opts: Mapping[str, Any]) -> None:
+    """`mode`, `uid`/`user`, `gid`/`group` of a UNIX socket's file."""
+    uid, gid = opts.get("uid", -1), opts.get("gid", -1)
+    if uid != -1 or gid != -1:
+        if uid < -1 or gid < -1:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        os.chown(path, uid, gid)
+    mode = opts.get("mode")
+    if mode is not None:
+        os.chmod(path, mode)
 
 
 def _fixed_local_address(sock: socket.socket) -> tuple[Any, ...] | None:

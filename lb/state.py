@@ -168,6 +168,8 @@ class State:
 
     def open_sockets(self, inherited: dict[str, Any] | None = None) -> list[Any]:
         """Bind every listener (or take inherited sockets); returns the sockets."""
+        from lb.cli import _say
+
         socks = []
         for p in self.proxies:
             if not p.is_frontend or p.conf.disabled:
@@ -177,13 +179,21 @@ class State:
                     key = _sock_key(a)
                     sock = inherited.pop(key, None) if inherited else None
                     if sock is None:
+                        warnings: list[str] = []
                         try:
-                            sock = open_listen_socket(a)
+                            sock = open_listen_socket(a, opts=b.options, warnings=warnings)
                         except OSError as exc:
                             raise b.where.error(
                                 f"Starting {p.conf.kind} {p.name}: cannot bind socket "
                                 f"({exc.strerror}) [{_addr_text(a)}]",
                             ) from None
+                        for w in warnings:  # what the system refused of the bind's options
+                            _say(
+                                "WARNING",
+                                f"Binding [{b.where}] for {p.conf.kind} {p.name}: {w} "
+                                f"for [{_addr_text(a)}]",
+                                self.quiet,
+                            )
                     socks.append((p, b, a, sock))
         return socks
 

@@ -277,6 +277,22 @@ def _g_ssl(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: 
     g.ssl[words[0]] = tuple(words[1:])
 
 
+@keyword("ssl-dh-param-file", ("global",))
+def _g_dh_params(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """Diffie-Hellman parameters for the DHE ciphers of every `bind … ssl`."""
+    if len(words) < 2 or not words[1]:
+        raise fail(where, "'ssl-dh-param-file' expects a file path as an argument.")
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(words[1])
+    except (ssl.SSLError, OSError, ValueError):
+        raise fail(
+            where, f"'ssl-dh-param-file': unable to load DH parameters from file <{words[1]}>."
+        ) from None
+    g.ssl[words[0]] = (words[1],)
+
+
 for _k in (
     "ssl-default-bind-options",
     "ssl-default-bind-ciphers",
@@ -300,7 +316,7 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # Kept though nothing reads them: each only tunes how HAProxy itself runs (CPU
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
-# does not act on (`ssl-dh-param-file`, `tune.http.maxhdr`, `tune.maxrewrite`,
+# does not act on (`tune.http.maxhdr`, `tune.maxrewrite`,
 # `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`, `stats maxconn`) are
 # unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
@@ -378,13 +394,6 @@ def _spread_checks(
     g.spread_checks = value
 
 
-def _atol(text: str) -> int:
-    """C's atol: the leading integer of `text`, 0 when there is none (HAProxy reads
-    some numbers so, and takes `abc` for 0)."""
-    m = re.match(r"\s*([-+]?\d+)", text)
-    return int(m.group(1)) if m else 0
-
-
 @keyword("user", ("global",))
 @keyword("uid", ("global",))
 def _user(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
@@ -440,22 +449,26 @@ def _bind(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bo
         addrs = parse_bind(words[1])
     except ValueError as exc:
         raise fail(where, f"'bind {words[1]}' : {exc}") from None
-    bind = BindConf(addrs=addrs, where=where)
-    _bind_options(bind, words[1], words[2:], where)
+    bind = BindConf(addrs=addrs, where=where, text=words[1])
+    _bind_options(ctx, p, bind, words[1], words[2:], where)
     p.binds.append(bind)
 
 
-# bind options: name -> number of arguments
+# bind options: name -> number of arguments. Only options something acts on are listed:
+# any other (`nice`, `level`, `severity-output`, `expose-fd`, `proto`, `npn`, `crl-file`,
+# `accept-netscaler-cip`, `namespace`, ...) is refused as HAProxy refuses an unknown one.
+# The socket options (`backlog`, `mss`, `tcp-ut`, `defer-accept`, `tfo`, `transparent`,
+# `interface`, `v4v6`, `v6only`, and `mode`/`user`/`group`/`uid`/`gid` on UNIX sockets)
+# are applied where the listening socket is opened (`lb.listener.open_listen_socket`).
 BIND_OPTIONS: dict[str, int] = {
     "name": 1,
+    "id": 1,
     "maxconn": 1,
     "ssl": 0,
     "crt": 1,
     "crt-list": 1,
     "alpn": 1,
-    "npn": 1,
     "ca-file": 1,
-    "crl-file": 1,
     "verify": 1,
     "ciphers": 1,
     "ciphersuites": 1,
@@ -475,57 +488,243 @@ BIND_OPTIONS: dict[str, int] = {
     "force-tlsv13": 0,
     "prefer-client-ciphers": 0,
     "accept-proxy": 0,
-    "accept-netscaler-cip": 1,
     "v4v6": 0,
     "v6only": 0,
     "transparent": 0,
     "defer-accept": 0,
     "tfo": 0,
     "backlog": 1,
-    "id": 1,
+    "mss": 1,
+    "tcp-ut": 1,
+    "interface": 1,
     "process": 1,
     "thread": 1,
-    "interface": 1,
-    "mss": 1,
-    "nice": 1,
-    "level": 1,
-    "severity-output": 1,
     "mode": 1,
     "user": 1,
     "group": 1,
     "uid": 1,
     "gid": 1,
-    "expose-fd": 1,
-    "tcp-ut": 1,
-    "proto": 1,
 }
 
+# what HAProxy says when an option's value is missing (the default is "missing value")
+_BIND_MISSING = {
+    "name": "missing name",
+    "id": "expects an integer argument",
+    "crt": "missing certificate location",
+    "crt-list": "missing certificate location",
+    "alpn": "missing the comma-delimited ALPN protocol suite",
+    "ca-file": "missing CAfile path",
+    "verify": "missing verify method",
+    "ciphers": "missing cipher suite",
+    "ciphersuites": "missing cipher suite",
+    "curves": "missing curve suite",
+    "ecdhe": "missing named curve",
+    "ssl-min-ver": "missing the ssl/tls version",
+    "ssl-max-ver": "missing the ssl/tls version",
+    "tls-ticket-keys": "missing TLS ticket keys file path",
+    "mss": "missing MSS value",
+    "tcp-ut": "missing TCP User Timeout value",
+    "interface": "missing interface name",
+    "mode": "missing or invalid mode '' (octal integer expected)",
+    "user": "missing user name",
+    "group": "missing group name",
+}
+_MAX_THREADS = 64  # the numbers a `thread` set may name (LONGBITS)
 
-def _bind_options(bind: BindConf, text: str, opts: list[str], where: Where) -> None:
+
+def _num_set(text: str, top: int) -> set[int] | str:
+    """A `process` / `thread` set (`all`, `odd`, `even`, `N`, `N-M`, `N-`) as numbers
+    1..`top`; on error the sentence HAProxy prints after the value."""
+    if text in ("all", "odd", "even"):
+        first = 2 if text == "even" else 1
+        return set(range(first, top + 1, 1 if text == "all" else 2))
+    m = re.fullmatch(r"(\d*)(?:-(\d*))?", text)
+    if m is None:
+        return f"'{text}' is not a valid number/range."
+    low = int(m.group(1) or 0)
+    high = low if m.group(2) is None else int(m.group(2) or top)
+    low, high = min(low, high), max(low, high)
+    if low < 1 or high > top:
+        return f"'{text}' is not a valid number/range. It supports numbers from 1 to {top}."
+    return set(range(low, high + 1))
+
+
+def _bind_threads(text: str, fail_opt: Callable[[str], ConfigError]) -> tuple[bool, set[int]]:
+    """`thread [<group>/]<set>`: (whether a group was named, the thread numbers). This
+    process runs one thread in one group, so only group 1 exists."""
+    group, slash, threads = text.rpartition("/")
+    if slash:
+        if not group.isdigit():
+            raise fail_opt(f"'{text}' : '{text}' is not a valid number/range.")
+        if int(group) != 1:
+            raise fail_opt(f"'{text}' thread-group number must be between 1 and 1 (was {group})")
+    got = _num_set(threads, _MAX_THREADS)
+    if isinstance(got, str):
+        raise fail_opt(f"'{threads}' : {got}")
+    return bool(slash), got
+
+
+def _check_bind_threads(p: ProxyConf, bind: BindConf, text: str, threads: str) -> None:
+    """No thread of the set exists here (there is one, thread 1): HAProxy's post-parsing
+    alert, without a `parsing [file:line]` prefix."""
+    grouped, nums = _bind_threads(threads, lambda msg: ConfigError(msg))
+    if 1 in nums:
+        return
+    what = (
+        "only references threads not belonging to the group"
+        if grouped
+        else "contains threads that belong to no group"
+    )
+    raise ConfigError(
+        f"Proxy '{p.name}': 'thread' directive {what} in 'bind {text}' at [{bind.where}]."
+    )
+
+
+def _unknown_bind_keyword(prefix: str, word: str) -> str:
+    from runtime_api.registry import fingerprint_distance, word_fingerprint
+
+    target = word_fingerprint([word])
+    dist, best = min(
+        (fingerprint_distance(target, word_fingerprint([kw])), kw) for kw in BIND_OPTIONS
+    )
+    hint = f"; did you mean '{best}' maybe ?" if dist < 2 * len(word) else "."
+    return f"{prefix}: unknown keyword '{word}'{hint}"
+
+
+def _bind_options(
+    ctx: ParseContext, p: ProxyConf, bind: BindConf, text: str, opts: list[str], where: Where
+) -> None:
+    prefix = f"'bind {text}' in section '{p.kind}'"
+
+    def fail_opt(msg: str) -> ConfigError:
+        return fail(where, f"{prefix} : {msg}")
+
+    threads = None
     i = 0
     while i < len(opts):
         o = opts[i]
         if o not in BIND_OPTIONS:
-            raise fail(
-                where,
-                f"'bind {text}' unknown keyword '{o}'.",
-            )
+            raise fail(where, _unknown_bind_keyword(prefix, o))
         nargs = BIND_OPTIONS[o]
-        if i + nargs >= len(opts) + (0 if nargs else 1) and nargs:
-            raise fail(where, f"'bind' : missing value for option '{o}'.")
-        if nargs:
-            val = opts[i + 1]
-            if o == "name":
-                bind.name = val
-            elif o == "maxconn":
-                bind.maxconn = int(val)
-            elif o in ("crt",):
-                bind.options.setdefault("crt", []).append(val)
-            else:
-                bind.options[o] = val
-        else:
+        if not nargs:
             bind.options[o] = True
-        i += 1 + nargs
+            if o in ("v4v6", "v6only"):  # the last one written wins
+                bind.options.pop("v6only" if o == "v4v6" else "v4v6", None)
+            i += 1
+            continue
+        if i + 1 >= len(opts) or (opts[i + 1] == "" and o not in ("process", "thread")):
+            if o in ("process", "thread"):
+                val = ""
+            else:
+                raise fail_opt(f"'{o}' : {_BIND_MISSING.get(o, 'missing value')}")
+        else:
+            val = opts[i + 1]
+        i += 2
+        if o == "name":
+            bind.name = val
+        elif o in ("maxconn", "backlog"):
+            n = _atol(val)
+            if n < 0:
+                must = ">= 0" if o == "maxconn" else "> 0"
+                raise fail_opt(f"'{o}' : invalid value {n}, must be {must}")
+            if o == "maxconn":
+                bind.maxconn = n
+            else:
+                bind.options[o] = n
+        elif o == "crt":
+            bind.options.setdefault("crt", []).append(val)
+        elif o == "id":
+            _bind_id(p, bind, val, fail_opt)
+        elif o == "mss":
+            n = _atol(val)
+            if not 1 <= abs(n) <= 65535:
+                raise fail_opt("'mss' : expects an MSS with and absolute value between 1 and 65535")
+            bind.options[o] = n
+        elif o == "tcp-ut":
+            from lb.config.units import parse_time_ex
+
+            try:
+                tv = parse_time_ex(val)
+            except ValueError:
+                tv = None
+            if tv is None or tv.warning:
+                raise fail_opt("'tcp-ut' : expects a positive delay in milliseconds")
+            bind.options[o] = tv.ms
+        elif o == "process":
+            threads = _bind_process(ctx, prefix, val, where, fail_opt) or threads
+        elif o == "thread":
+            _bind_threads(val, fail_opt)
+            threads = val
+        elif o == "mode":
+            if not val or val.strip("01234567"):
+                raise fail_opt(f"'mode' : missing or invalid mode '{val}' (octal integer expected)")
+            bind.options[o] = int(val, 8)
+        elif o in ("uid", "gid"):
+            bind.options[o] = _atol(val)
+        elif o == "user":
+            try:
+                bind.options["uid"] = pwd.getpwnam(val).pw_uid
+            except KeyError:
+                raise fail_opt(f"'user' : unknown user name '{val}'") from None
+        elif o == "group":
+            try:
+                bind.options["gid"] = grp.getgrnam(val).gr_gid
+            except KeyError:
+                raise fail_opt(f"'group' : unknown group name '{val}'") from None
+        else:
+            bind.options[o] = val
+    if threads is not None:
+        _check_bind_threads(p, bind, text, threads)
+    ecdhe = bind.options.pop("ecdhe", None)
+    if (
+        ecdhe
+        and "curves" not in bind.options
+        and not ctx.cfg.global_.ssl.get("ssl-default-bind-curves")
+    ):
+        # `ecdhe` names the one curve for ECDHE key exchange; a `curves` list (on the
+        # line or the global default) takes precedence over it, as in HAProxy
+        bind.options["curves"] = ecdhe
+
+
+def _bind_id(
+    p: ProxyConf, bind: BindConf, val: str, fail_opt: Callable[[str], ConfigError]
+) -> None:
+    """`id N`: the listener's numeric id, unique among the proxy's listeners."""
+    if len(bind.addrs) != 1:
+        raise fail_opt("'id' can only be used with a single socket")
+    try:
+        n = int(val)
+    except ValueError:
+        raise fail_opt(f"'id' : expects an integer argument, found '{val}'") from None
+    if n <= 0:
+        raise fail_opt("'id' : custom id has to be > 0")
+    for other in p.binds:
+        if other.options.get("id") == n:
+            raise fail_opt(
+                f"'id' : custom id {n} already used at {other.where} ('bind {other.text}')"
+            )
+    bind.options["id"] = n
+
+
+def _bind_process(
+    ctx: ParseContext, prefix: str, val: str, where: Where, fail_opt: Callable[[str], ConfigError]
+) -> str | None:
+    """`process <set>[/<thread set>]` (deprecated in 2.6): there is one process here, so
+    the set must be able to name process 1 (`all`, `odd` and `even` always may). Returns
+    the thread set, if any."""
+    procs, slash, threads = val.partition("/")
+    got = _num_set(procs, 1)
+    if isinstance(got, str):
+        raise fail_opt(f"'process' : {got}")
+    if slash:
+        _bind_threads(threads, fail_opt)
+    hint = f" Please use 'thread {threads}' instead." if slash else ""
+    ctx.warn(
+        where,
+        f"{prefix} : 'process {val}' on 'bind' lines is deprecated and will be removed "
+        f"in 2.7.{hint}",
+    )
+    return threads if slash else None
 
 
 # Server options and their argument counts. Only options something acts on are listed:

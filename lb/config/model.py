@@ -43,6 +43,7 @@ class Rule:
 class BindConf:
     addrs: list[BindAddr]
     where: Where
+    text: str = ""  # the address as written, for messages
     name: str = ""
     maxconn: int = 0
     options: dict[str, Any] = field(default_factory=dict)

@@ -53,6 +53,9 @@ def default_words(g_ssl: Mapping[str, Any], side: str) -> dict[str, Any]:
         v = g_ssl.get(f"ssl-default-{side}-{k}")
         if v:
             out[k] = v[0]
+    dh = g_ssl.get("ssl-dh-param-file")
+    if dh and side == "bind":
+        out["dh-param-file"] = dh[0]
     return out
 
 
@@ -114,6 +117,22 @@ def _common(ctx: ssl.SSLContext, o: Mapping[str, Any], server: bool) -> None:
         ctx.set_alpn_protocols([p for p in alpn.split(",") if p])
 
 
+def _dh_params(ctx: ssl.SSLContext, cert_path: str, global_file: str | None) -> None:
+    """Parameters for the DHE ciphers: those in the certificate's file, else the
+    global `ssl-dh-param-file` (without either, DHE ciphers are not offered)."""
+    try:
+        with open(cert_path, "rb") as f:
+            in_cert = b"-----BEGIN DH PARAMETERS-----" in f.read()
+    except OSError:
+        in_cert = False
+    source = cert_path if in_cert else global_file
+    if source:
+        try:
+            ctx.load_dh_params(source)
+        except (ssl.SSLError, OSError, ValueError):
+            raise ContextError(f"unable to load DH parameters from file '{source}'.") from None
+
+
 def server_side(o: Mapping[str, Any], cert_path: str, key_path: str) -> ssl.SSLContext:
     """A context for accepting TLS with one certificate and the bind's options."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -122,6 +141,7 @@ def server_side(o: Mapping[str, Any], cert_path: str, key_path: str) -> ssl.SSLC
     except (ssl.SSLError, OSError) as exc:
         raise ContextError(f"unable to load certificate from file '{cert_path}' ({exc}).") from None
     _common(ctx, o, server=False)
+    _dh_params(ctx, cert_path, o.get("dh-param-file"))
     ptr = ossl.ctx_pointer(ctx)
     ossl.set_session_id_context(ptr, SESSION_ID_CONTEXT)
     verify = o.get("verify", "none")

@@ -134,7 +134,6 @@ _OPTION_REJECTED = [
     "transparent",
 ]
 _GLOBAL_REJECTED = {
-    "ssl-dh-param-file": "ssl-dh-param-file /x.pem",
     "tune.http.maxhdr": "tune.http.maxhdr 10",
     "tune.maxrewrite": "tune.maxrewrite 1024",
     "tune.rcvbuf.client": "tune.rcvbuf.client 8192",

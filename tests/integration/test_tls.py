@@ -421,3 +421,57 @@ backend be
         while chunk := s.recv(65536):
             data += chunk
     assert data.split(b" ")[1] == status
+
+
+# ---------------------------------------------------------------- DHE parameters
+
+FFDHE2048 = subprocess.run(
+    ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_param:ffdhe2048"],
+    capture_output=True,
+).stdout if shutil.which("openssl") else b""  # fmt: skip
+
+
+def dhe_client(pki: dict) -> ssl.SSLContext:
+    ctx = client_ctx(pki, ssl.TLSVersion.TLSv1_2)
+    ctx.set_ciphers("DHE-RSA-AES128-GCM-SHA256")
+    return ctx
+
+
+@pytest.mark.skipif(not FFDHE2048, reason="openssl is not installed")
+def test_dhe_ciphers_need_dh_parameters(pki, backend, run, tmp_path) -> None:
+    """Without parameters a DHE-only client is refused; `ssl-dh-param-file` or
+    parameters appended to the certificate's file let it in."""
+    dh = tmp_path / "dh.pem"
+    dh.write_bytes(FFDHE2048)
+    port = free_port()
+    run(lb_config(pki, backend, port), port)
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        fetch(port, dhe_client(pki))
+    port = free_port()
+    cfg = lb_config(pki, backend, port).replace("global\n", f"global\n    ssl-dh-param-file {dh}\n")
+    run(cfg, port)
+    r = fetch(port, dhe_client(pki))
+    assert r["data"].startswith(b"HTTP/1.1 200") and r["version"] == "TLSv1.2"
+    # in the certificate's own file
+    site = tmp_path / "site-dh.pem"
+    site.write_bytes(Path(pki["paths"]["a"]).read_bytes() + FFDHE2048)
+    port = free_port()
+    run(lb_config(pki, backend, port).replace(f"crt {pki['paths']['a']}", f"crt {site}"), port)
+    assert fetch(port, dhe_client(pki))["data"].startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize(
+    ("value", "alert"),
+    [
+        ("", "'ssl-dh-param-file' expects a file path as an argument."),
+        ("/nonexistent.pem", "'ssl-dh-param-file': unable to load DH parameters from file "
+         "</nonexistent.pem>."),
+    ],
+)  # fmt: skip
+def test_dh_param_file_errors(tmp_path, value, alert) -> None:
+    f = tmp_path / "dh.cfg"
+    f.write_text(f"global\n    ssl-dh-param-file {value}\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "lb", "-c", "-f", str(f)], cwd=REPO, capture_output=True, text=True
+    )
+    assert out.returncode == 1 and f"parsing [{f}:2] : {alert}" in out.stderr, out.stderr
