@@ -15,6 +15,7 @@ import grp
 import os
 import pwd
 import stat
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -45,6 +46,35 @@ MakeContext = Callable[[CliSession], CommandContext]
 # Observers of stats-socket connections: called with (protocol, transport) when one opens
 # and (protocol, None) when it closes (``show sess`` lists them as ``fe=GLOBAL`` streams).
 CONNECTION_HOOKS: list[Callable[[CliProtocol, object], None]] = []
+
+
+class CliSlots:
+    """`stats maxconn`: how many stats-socket connections are served at once, over all
+    the sockets. One more waits, not read from, until a served one closes (as with
+    HAProxy, where it waits in the listen queue)."""
+
+    __slots__ = ("limit", "busy", "waiting")
+
+    def __init__(self, limit: int = 10) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.waiting: deque[CliProtocol] = deque()
+
+    def take(self, proto: CliProtocol) -> bool:
+        """A slot for `proto` now, or False: it is queued and admitted later."""
+        if self.busy < self.limit and not self.waiting:
+            self.busy += 1
+            return True
+        self.waiting.append(proto)
+        return False
+
+    def give_back(self) -> None:
+        self.busy -= 1
+        while self.waiting and self.busy < self.limit:
+            proto = self.waiting.popleft()
+            if not proto._lost:
+                self.busy += 1
+                proto._admit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +245,9 @@ class CliProtocol(asyncio.Protocol):
         "_timer",
         "_scheduled",
         "_lost",
+        "_slots",
+        "_admitted",
+        "_early",
     )
 
     def __init__(
@@ -223,6 +256,7 @@ class CliProtocol(asyncio.Protocol):
         spec: StatsSocketSpec,
         make_context: MakeContext,
         timeout_ms: int,
+        slots: CliSlots | None = None,
     ) -> None:
         self._loop = loop
         self._make_context = make_context
@@ -237,6 +271,9 @@ class CliProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._scheduled = False
         self._lost = False
+        self._slots = slots
+        self._admitted = False
+        self._early: list[bytes | None] | None = None  # read while queued (None: EOF)
 
     # -- asyncio callbacks ------------------------------------------------------------
 
@@ -244,6 +281,18 @@ class CliProtocol(asyncio.Protocol):
         # uvloop transports are not asyncio.Transport subclasses: no isinstance check
         self._transport = transport
         transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
+        if self._slots is not None and not self._slots.take(self):
+            # queued: reading stops at the first bytes, kept for when a slot frees
+            self._early = []
+            transport.pause_reading()
+            return
+        self._admit()
+
+    def _admit(self) -> None:
+        transport = self._transport
+        assert transport is not None
+        self._admitted = True
+        early, self._early = self._early, None
         self._session = CliSession(
             self._dispatch,
             self._spec.level,
@@ -254,8 +303,22 @@ class CliProtocol(asyncio.Protocol):
         for hook in CONNECTION_HOOKS:
             hook(self, transport)
         self._arm_timer()
+        if early is not None:
+            for data in early:
+                if data is None:
+                    self.eof_received()
+                else:
+                    self.data_received(data)
+            session = self._session
+            backlog = session.waiting and session.buffered > MAX_PENDING_INPUT
+            if not self._lost and early[-1:] != [None] and not backlog:
+                transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self._early is not None:
+            self._early.append(data)
+            self._transport.pause_reading()  # type: ignore[union-attr]
+            return
         assert self._session is not None and self._transport is not None
         self._arm_timer()
         self._pending += self._session.feed(data)
@@ -264,6 +327,9 @@ class CliProtocol(asyncio.Protocol):
         self._pump()
 
     def eof_received(self) -> bool:
+        if self._early is not None:
+            self._early.append(None)
+            return True
         assert self._session is not None
         self._pending += self._session.eof()
         self._pump()
@@ -279,6 +345,10 @@ class CliProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if not self._admitted:
+            return  # still queued: dropped from the queue when its turn comes
+        if self._slots is not None:
+            self._slots.give_back()
         for hook in CONNECTION_HOOKS:
             hook(self, None)
         if self._timer is not None:
@@ -358,11 +428,13 @@ async def start_cli_listener(
     spec: StatsSocketSpec,
     make_context: MakeContext,
     timeout_ms: int = 10_000,
+    slots: CliSlots | None = None,
 ) -> asyncio.AbstractServer:
-    """Listen on a ``stats socket``; each connection gets a session at ``spec.level``."""
+    """Listen on a ``stats socket``; each connection gets a session at ``spec.level``
+    once `slots` (shared by the sockets of one process) has room for it."""
 
     def factory() -> CliProtocol:
-        return CliProtocol(loop, spec, make_context, timeout_ms)
+        return CliProtocol(loop, spec, make_context, timeout_ms, slots)
 
     return await listen_cli(loop, spec, factory)
 

@@ -219,8 +219,11 @@ def _g_stats(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n
     elif sub == "timeout":
         need_args(words, 2, where, "<time> as argument")
         g.stats_timeout = time_arg(words[2], where, "stats timeout")
-    elif sub == "maxconn":  # nothing limits the stats socket's connections
-        raise fail(where, "unknown keyword 'stats maxconn' in 'global' section")
+    elif sub == "maxconn":
+        value = _atol(words[2]) if len(words) > 2 else 0
+        if value <= 0:
+            raise fail(where, "'stats maxconn' expects a positive value")
+        g.stats_maxconn = value
     else:
         raise fail(
             where,
@@ -317,7 +320,7 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
 # does not act on (`tune.http.maxhdr`, `tune.maxrewrite`,
-# `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`, `stats maxconn`) are
+# `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`) are
 # unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
     KEYWORDS["global"][_k] = _g_accepted

@@ -196,6 +196,7 @@ class GlobalConf:
     nbthread: int = 1
     stats_sockets: list[Rule] = field(default_factory=list)
     stats_timeout: int = 10000
+    stats_maxconn: int = 10  # connections served at once over all stats sockets
     stats_maxconn: int = 10
     logs: list[LogConf] = field(default_factory=list)
     log_tag: str = ""

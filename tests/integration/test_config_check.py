@@ -141,7 +141,6 @@ _GLOBAL_REJECTED = {
     "tune.sndbuf.client": "tune.sndbuf.client 8192",
     "tune.sndbuf.server": "tune.sndbuf.server 8192",
     "tune.stick-counters": "tune.stick-counters 4",
-    "stats maxconn": "stats maxconn 10",
 }
 
 

@@ -4,6 +4,7 @@ Config alerts are compared with HAProxy 2.6's `-c` where it is installed."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -107,3 +108,42 @@ def test_alerts_as_haproxy(tmp_path: Path, body: str, code: int, alerts: list[st
     if haproxy := shutil.which("haproxy"):
         ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
         assert alerts_of(ref.stderr)[: len(want)] == want, ref.stderr
+
+
+def _cli_conn(sock: Path) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(0.5)
+    s.connect(str(sock))
+    return s
+
+
+@pytest.mark.parametrize("limit", [3, None])
+def test_stats_maxconn_queues_the_extra_connection(lb, tmp_path: Path, limit) -> None:  # noqa: ANN001
+    """The limit counts connections at once (10 unless set); one more is answered
+    only once a served one closes, as HAProxy does."""
+    port, sock = free_port(), tmp_path / "s.sock"
+    extra = f"    stats maxconn {limit}\n" if limit else ""
+    cfg = http_cfg(port, "    server s1 127.0.0.1:9\n").replace(
+        "global\n", f"global\n    stats socket {sock} level admin\n{extra}", 1
+    )
+    lb(cfg)
+    assert wait_until(sock.exists, 5)
+    served = [_cli_conn(sock) for _ in range(limit or 10)]
+    try:
+        served[0].sendall(b"prompt\n")
+        assert served[0].recv(10) == b"\n> "  # a served one answers
+        waiting = _cli_conn(sock)
+        waiting.sendall(b"show info\n")
+        waiting.shutdown(socket.SHUT_WR)  # as socat does: the command, then EOF
+        with pytest.raises(TimeoutError):
+            waiting.recv(100)
+        served.pop().close()
+        waiting.settimeout(5)
+        reply = b""
+        while chunk := waiting.recv(65536):
+            reply += chunk
+        assert reply.startswith(b"Name: HAProxy\n") and reply.endswith(b"\n\n")
+        waiting.close()
+    finally:
+        for s in served:
+            s.close()
