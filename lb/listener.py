@@ -79,6 +79,7 @@ def open_listen_socket(
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
             if opts:
                 _before_bind(sock, fam, opts, warned)
+                apply_tcp_settings(sock, opts)
             host = addr.host or ("::" if fam == socket.AF_INET6 else "0.0.0.0")
             sock.bind((host, addr.port))
             if opts:
@@ -90,6 +91,22 @@ def open_listen_socket(
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
+
+
+def apply_tcp_settings(sock: socket.socket, opts: Mapping[str, Any]) -> None:
+    """`so-keepalive` (count, idle s, interval s: None keeps the system's) and
+    `so-rcvbuf` / `so-sndbuf`: on a listening socket they reach every accepted one."""
+    ka = opts.get("so-keepalive")
+    if ka is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in zip(
+            (socket.TCP_KEEPCNT, socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL), ka, strict=True
+        ):
+            if value:
+                sock.setsockopt(socket.IPPROTO_TCP, name, value)
+    for key, name in (("so-rcvbuf", socket.SO_RCVBUF), ("so-sndbuf", socket.SO_SNDBUF)):
+        if opts.get(key):
+            sock.setsockopt(socket.SOL_SOCKET, name, opts[key])
 
 
 def _before_bind(sock: socket.socket, fam: int, opts: Mapping[str, Any], warned: list[str]) -> None:

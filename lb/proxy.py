@@ -51,6 +51,10 @@ class QueuedStream:
 
 
 class Proxy:
+    # `option srvtcpka`, `tune.*.server`: socket settings of each new server connection
+    # (State.build sets them where configured)
+    server_sockopts: dict[str, Any] | None = None
+
     def __init__(self, state: State, conf: ProxyConf) -> None:
         self.state = state
         self.conf = conf

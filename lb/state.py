@@ -93,6 +93,8 @@ class State:
             p.forwardfor = _header_opt(pc.options.get("forwardfor"))
             p.originalto = _header_opt(pc.options.get("originalto"))
             acls = acl_setup.proxy_acls(self, p)
+            if p.is_backend:
+                p.server_sockopts = self._server_sockopts(p)
             try:
                 p.http_req_rules = compile_http_request(pc.http_request, acls, p)
             except ConfigError:
@@ -166,6 +168,31 @@ class State:
 
     # ------------------------------------------------------------ running
 
+    def _client_sockopts(self, p: Proxy) -> dict[str, Any]:
+        """Socket settings of a frontend's client connections, set on its listening
+        sockets (accepted sockets inherit them): `option tcpka|clitcpka` with
+        `clitcpka-*`, and `tune.rcvbuf.client` / `tune.sndbuf.client`."""
+        o, tune = p.conf.options, self.cfg.global_.tune
+        out: dict[str, Any] = {}
+        if o.get("clitcpka") or (o.get("tcpka") and o.get("clitcpka") is not False):
+            out["so-keepalive"] = tuple(o.get(f"clitcpka-{k}") for k in ("cnt", "idle", "intvl"))
+        for key in ("rcvbuf", "sndbuf"):
+            if tune.get(f"{key}.client"):
+                out[f"so-{key}"] = tune[f"{key}.client"]
+        return out
+
+    def _server_sockopts(self, p: Proxy) -> dict[str, Any] | None:
+        """The same for a backend's server connections: `option tcpka|srvtcpka` with
+        `srvtcpka-*`, and `tune.rcvbuf.server` / `tune.sndbuf.server`."""
+        o, tune = p.conf.options, self.cfg.global_.tune
+        out: dict[str, Any] = {}
+        if o.get("srvtcpka") or (o.get("tcpka") and o.get("srvtcpka") is not False):
+            out["so-keepalive"] = tuple(o.get(f"srvtcpka-{k}") for k in ("cnt", "idle", "intvl"))
+        for key in ("rcvbuf", "sndbuf"):
+            if tune.get(f"{key}.server"):
+                out[f"so-{key}"] = tune[f"{key}.server"]
+        return out or None
+
     def open_sockets(self, inherited: dict[str, Any] | None = None) -> list[Any]:
         """Bind every listener (or take inherited sockets); returns the sockets."""
         from lb.cli import _say
@@ -174,14 +201,16 @@ class State:
         for p in self.proxies:
             if not p.is_frontend or p.conf.disabled:
                 continue
+            client = self._client_sockopts(p)
             for b in p.conf.binds:
+                opts = {**b.options, **client} if client else b.options
                 for a in b.addrs:
                     key = _sock_key(a)
                     sock = inherited.pop(key, None) if inherited else None
                     if sock is None:
                         warnings: list[str] = []
                         try:
-                            sock = open_listen_socket(a, opts=b.options, warnings=warnings)
+                            sock = open_listen_socket(a, opts=opts, warnings=warnings)
                         except OSError as exc:
                             raise b.where.error(
                                 f"Starting {p.conf.kind} {p.name}: cannot bind socket "

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lb import rules_tcp
+from lb.listener import apply_tcp_settings
 from lb.proxy import QueuedStream
 from lb.proxy_send import proxy_line
 from lb.stream import Stream
@@ -40,6 +41,10 @@ class _ServerLeg(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        srv = self.front.server
+        sockopts = srv.proxy.server_sockopts if srv is not None else None
+        if sockopts is not None:
+            apply_tcp_settings(transport.get_extra_info("socket"), sockopts)
 
     def data_received(self, data: bytes) -> None:
         self.front.from_server(data)

@@ -248,6 +248,17 @@ def _g_lsh(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: 
     g.log_send_hostname = words[1] if len(words) > 1 else socket.gethostname()
 
 
+@keyword("tune.rcvbuf.client", ("global",))
+@keyword("tune.rcvbuf.server", ("global",))
+@keyword("tune.sndbuf.client", ("global",))
+@keyword("tune.sndbuf.server", ("global",))
+def _g_sockbuf(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """Kernel socket buffer sizes for client / server connections (0: the system's)."""
+    if len(words) < 2 or not words[1]:
+        raise fail(where, f"'{words[0]}' expects an integer argument.")
+    g.tune[words[0][len("tune.") :]] = max(_atol(words[1]), 0)
+
+
 def _g_tune(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "an argument")
     key = words[0][len("tune.") :]
@@ -320,7 +331,7 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
 # does not act on (`tune.http.maxhdr`, `tune.maxrewrite`,
-# `tune.rcvbuf.*`, `tune.sndbuf.*`, `tune.stick-counters`) are
+# `tune.stick-counters`) are
 # unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
     KEYWORDS["global"][_k] = _g_accepted
@@ -1265,8 +1276,12 @@ for _k, _secs in (
 
 
 # `option` names. Only options something acts on are listed; any other (e.g.
-# `abortonclose`, `tcpka`, `logasap`, `http-buffer-request`) is an unknown option.
+# `abortonclose`, `logasap`, `http-buffer-request`) is an unknown option.
 OPTIONS: dict[str, frozenset[str]] = {
+    # TCP keep-alive probes on client / server connections (SO_KEEPALIVE)
+    "tcpka": ALL,
+    "clitcpka": FE,
+    "srvtcpka": BE,
     "httplog": ALL,
     "httpslog": FE,
     "tcplog": ALL,
@@ -1310,6 +1325,8 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
         )
     if name not in OPTIONS:
         raise fail(where, f"unknown option '{name}'.")
+    if len(words) > 2 and name in ("tcpka", "clitcpka", "srvtcpka"):
+        raise fail(where, f"'option {name}' cannot handle unexpected argument '{words[2]}'.")
     if p.kind not in OPTIONS[name]:
         ctx.warn(
             where,
@@ -1339,6 +1356,41 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
         p.options["httpclose" if name == "forceclose" else name] = True
     else:
         p.options[name] = tuple(args) if args else True
+
+
+def _tcpka_setting(
+    ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool
+) -> None:
+    """`clitcpka-cnt|idle|intvl`, `srvtcpka-…`: the kernel's keep-alive probe count,
+    idle time and interval (times in seconds unless a unit is given)."""
+    kw = words[0]
+    if len(words) < 2 or not words[1]:
+        raise fail(where, f"'{kw}' expects an integer value")
+    text = words[1]
+    if kw.endswith("-cnt"):
+        if not text.isdigit():
+            bad = text.lstrip("0123456789")[0]
+            msg = f"unexpected character '{bad}' in integer value '{text}'"
+            raise fail(where, f"'{kw}' : {msg}")
+        value = int(text)
+    else:
+        try:
+            value = parse_time(text, "s") // 1000
+        except ValueError:
+            bad = text.lstrip("0123456789")[:1] or text[:1]
+            raise fail(where, f"unexpected character '{bad}' in argument to <{kw}>.") from None
+    side_fe = kw.startswith("cli")
+    if (p.is_frontend if side_fe else p.is_backend) or p.kind == "defaults":
+        p.options[kw] = value
+        return
+    cap = "frontend" if side_fe else "backend"
+    ctx.warn(where, f"{kw} will be ignored because {p.kind} '{p.name}' has no {cap} capability")
+
+
+for _s in PROXY_KINDS:  # (a section without that side gets a warning)
+    for _side in ("cli", "srv"):
+        for _what in ("cnt", "idle", "intvl"):
+            KEYWORDS[_s][f"{_side}tcpka-{_what}"] = _tcpka_setting
 
 
 def _forwardfor_args(name: str, args: list[str], where: Where) -> dict[str, str]:

@@ -19,6 +19,7 @@ from lb.http.h1 import (
     find_head_end,
     parse_response_head,
 )
+from lb.listener import apply_tcp_settings
 
 if TYPE_CHECKING:
     from lb.http.front import FrontConn
@@ -101,6 +102,9 @@ class BackConn(asyncio.Protocol):
         if self.closed:  # given up (connect timeout) just as the connection completed
             transport.abort()
             return
+        sockopts = self.server.proxy.server_sockopts
+        if sockopts is not None:
+            apply_tcp_settings(transport.get_extra_info("socket"), sockopts)
         if self.pending:
             transport.writelines(self.pending)  # type: ignore[attr-defined]
             self.pending = []

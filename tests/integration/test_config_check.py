@@ -114,9 +114,6 @@ _OPTION_REJECTED = [
     "http-buffer-request",
     "contstats",
     "socket-stats",
-    "tcpka",
-    "clitcpka",
-    "srvtcpka",
     "nolinger",
     "independent-streams",
     "accept-invalid-http-request",
@@ -136,10 +133,6 @@ _OPTION_REJECTED = [
 _GLOBAL_REJECTED = {
     "tune.http.maxhdr": "tune.http.maxhdr 10",
     "tune.maxrewrite": "tune.maxrewrite 1024",
-    "tune.rcvbuf.client": "tune.rcvbuf.client 8192",
-    "tune.rcvbuf.server": "tune.rcvbuf.server 8192",
-    "tune.sndbuf.client": "tune.sndbuf.client 8192",
-    "tune.sndbuf.server": "tune.sndbuf.server 8192",
     "tune.stick-counters": "tune.stick-counters 4",
 }
 

@@ -1,0 +1,182 @@
+"""`option tcpka|clitcpka|srvtcpka` with `clitcpka-*` / `srvtcpka-*`, and
+`tune.rcvbuf|sndbuf.client|server`: read back from lb's own client and server
+sockets (duplicated with pidfd_getfd), in HTTP and TCP mode."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from itest import HOST, free_port, run_lb, wait_until
+
+pytestmark = [
+    pytest.mark.timeout(30),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not hasattr(os, "pidfd_open"),
+        reason="reading another process's socket needs root and pidfd_open",
+    ),
+]
+
+_SYS_PIDFD_GETFD = 438
+_libc = ctypes.CDLL(None, use_errno=True)
+TCP, SOL = socket.IPPROTO_TCP, socket.SOL_SOCKET
+
+
+def _sockets_of(pid: int, match: Callable[[socket.socket], bool]) -> socket.socket | None:
+    """A duplicate of the first socket of process `pid` that `match` accepts."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            fd = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                continue
+            s = socket.socket(fileno=fd)
+            with contextlib.suppress(OSError):
+                if s.family == socket.AF_INET and s.type == socket.SOCK_STREAM and match(s):
+                    return s
+            s.close()
+    finally:
+        os.close(pidfd)
+    return None
+
+
+def _settings(s: socket.socket) -> tuple[int, int, int, int]:
+    return (
+        s.getsockopt(SOL, socket.SO_KEEPALIVE),
+        s.getsockopt(TCP, socket.TCP_KEEPCNT),
+        s.getsockopt(TCP, socket.TCP_KEEPIDLE),
+        s.getsockopt(TCP, socket.TCP_KEEPINTVL),
+    )
+
+
+@pytest.mark.parametrize("mode", ["http", "tcp"])
+def test_keepalive_and_buffers_on_both_sides(lb, mode: str) -> None:  # noqa: ANN001
+    server = socket.create_server((HOST, 0))
+    port = free_port()
+    inst = lb(
+        f"""global
+    tune.rcvbuf.client 40000
+    tune.sndbuf.server 60000
+defaults
+    mode {mode}
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    option tcpka
+    clitcpka-cnt 5
+    clitcpka-idle 77
+    clitcpka-intvl 11s
+frontend fe
+    bind {HOST}:{port}
+    default_backend be
+backend be
+    srvtcpka-idle 1m
+    server s1 {HOST}:{server.getsockname()[1]}
+"""
+    )
+    with socket.socket() as default:
+        plain = _settings(default)[1:]  # the system's count, idle and interval
+    with socket.create_connection((HOST, port), timeout=3) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        upstream, _ = server.accept()
+        mine = client.getsockname()[1]
+        front = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == mine)
+        back = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
+        assert front is not None and back is not None
+        assert _settings(front) == (1, 5, 77, 11)
+        assert front.getsockopt(SOL, socket.SO_RCVBUF) == 80000  # (the kernel doubles it)
+        # (lb sets them once its connect completes, just after the server accepted)
+        wait_until(lambda: _settings(back)[0] == 1, 3)
+        assert _settings(back) == (1, plain[0], 60, plain[2])
+        assert back.getsockopt(SOL, socket.SO_SNDBUF) == 120000
+        front.close()
+        back.close()
+        upstream.close()
+    server.close()
+
+
+def test_without_options_nothing_is_set(lb) -> None:  # noqa: ANN001
+    server = socket.create_server((HOST, 0))
+    port = free_port()
+    inst = lb(
+        f"""defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind {HOST}:{port}
+    default_backend be
+backend be
+    server s1 {HOST}:{server.getsockname()[1]}
+"""
+    )
+    with socket.create_connection((HOST, port), timeout=3) as client:
+        upstream, _ = server.accept()
+        mine = client.getsockname()[1]
+        front = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == mine)
+        back = wait_until(
+            lambda: _sockets_of(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
+        )
+        assert front is not None and back is not None
+        assert front.getsockopt(SOL, socket.SO_KEEPALIVE) == 0
+        assert back.getsockopt(SOL, socket.SO_KEEPALIVE) == 0
+        front.close()
+        back.close()
+        upstream.close()
+    server.close()
+
+
+P7 = "parsing [{f}:7]"
+CASES = [
+    (
+        "    option clitcpka foo\n",
+        1,
+        f"{P7} : 'option clitcpka' cannot handle unexpected argument 'foo'.",
+    ),
+    ("    clitcpka-idle\n", 1, f"{P7} : 'clitcpka-idle' expects an integer value"),
+    (
+        "    clitcpka-cnt x\n",
+        1,
+        f"{P7} : 'clitcpka-cnt' : unexpected character 'x' in integer value 'x'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "alert"), CASES)
+def test_config_alerts_as_haproxy(tmp_path: Path, line: str, code: int, alert: str) -> None:
+    f = tmp_path / "k.cfg"
+    f.write_text(
+        "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n"
+        f"    timeout connect 1s\nbackend b\n{line}"
+    )
+    want = alert.format(f=f)
+    out = run_lb("-c", "-f", str(f))
+    assert out.returncode == code and want in out.stderr, out.stderr
+    if haproxy := shutil.which("haproxy"):
+        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+        assert want in ref.stderr, ref.stderr
+
+
+def test_side_settings_in_the_wrong_section_warn(tmp_path: Path) -> None:
+    f = tmp_path / "k.cfg"
+    f.write_text(
+        "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n"
+        "    timeout connect 1s\nbackend b\n    clitcpka-idle 30\n"
+    )
+    out = run_lb("-c", "-f", str(f))
+    want = (
+        f"parsing [{f}:7] : clitcpka-idle will be ignored because backend 'b' has no "
+        "frontend capability"
+    )
+    assert out.returncode == 0 and want in out.stderr, out.stderr
