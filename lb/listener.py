@@ -208,6 +208,10 @@ def _accepted_class(family: int) -> type[socket.socket]:
 _ACCEPTED: dict[int, type[socket.socket]] = {}
 
 
+#: seconds a listener waits before it looks again at a rate limit that left no room
+RATE_LIMIT_RETRY = 0.02
+
+
 class _InFlight:
     """Accepted sockets not yet handed to their protocol (a stopping worker waits for
     them). A module-level object, not a class attribute: a class written per
@@ -267,7 +271,8 @@ class Listener:
         self.ssl = ssl
         self.addr = addr
         # returns how long to wait before accepting again (rate limits), 0 to accept now
-        self.gate: Callable[[], float] | None = None
+        # room under the rate limits (-1: none), asked once per wake-up
+        self.gate: Callable[[], int] | None = None
         self._family = int(sock.family)
         self._conn_cls = _accepted_class(self._family)
         self._tls_accepted: Callable[[Any, Any], None] | None = None
@@ -316,19 +321,22 @@ class Listener:
             return
         loop = self.loop
         gate = self.gate
-        # Once per wake-up: the rates it reads only move when a connection is opened
-        # (`State.conn_opened`, from `connection_made`), never during this loop.
+        budget = 64
+        # Once per wake-up: the room under the rate limits, which count the connections
+        # accepted and not yet opened (`IN_FLIGHT`) besides the rates themselves.
         if gate is not None:
-            wait = gate()
-            if wait:
+            room = gate()
+            if room == 0:
                 self.pause("rate-limit")
-                loop.call_later(wait, self.resume, "rate-limit")
+                loop.call_later(RATE_LIMIT_RETRY, self.resume, "rate-limit")
                 return
+            if 0 < room < budget:
+                budget = room
         accept = self.sock._accept  # type: ignore[attr-defined]
         make = self._conn_cls
         family = self._family
         maxconn = self.maxconn
-        for _ in range(64):
+        for _ in range(budget):
             try:
                 fd, _addr = accept()
             except OSError:  # EAGAIN (all accepted), EINTR, EMFILE...: wait for the next event

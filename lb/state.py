@@ -93,6 +93,7 @@ class State:
             p.forwardfor = _header_opt(pc.options.get("forwardfor"))
             p.originalto = _header_opt(pc.options.get("originalto"))
             acls = acl_setup.proxy_acls(self, p)
+            p.rate_limit_sessions = pc.rate_limit_sessions if p.is_frontend else 0
             if p.is_backend:
                 p.server_sockopts = self._server_sockopts(p)
             try:
@@ -209,8 +210,9 @@ class State:
                     sock = inherited.pop(key, None) if inherited else None
                     if sock is None:
                         warnings: list[str] = []
+                        backlog = p.conf.backlog or p.maxconn or 1024
                         try:
-                            sock = open_listen_socket(a, opts=opts, warnings=warnings)
+                            sock = open_listen_socket(a, backlog, opts, warnings)
                         except OSError as exc:
                             raise b.where.error(
                                 f"Starting {p.conf.kind} {p.name}: cannot bind socket "
@@ -248,7 +250,7 @@ class State:
 
                 factory, ssl_ctx = wrap_factory(factory, p, ssl_ctx), None  # type: ignore[assignment]
             lst = Listener(loop, sock, factory, b.name, b.maxconn, ssl_ctx, a)
-            lst.gate = self._accept_gate
+            lst.gate = self._accept_gate if not p.rate_limit_sessions else self._proxy_gate(p)
             p.listeners.append(lst)
             self.listeners.append(lst)
             lst.start()
@@ -265,15 +267,31 @@ class State:
         apply_server_state(self)  # `load-server-state-from-file`: weights, states, addresses
         self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
 
-    def _accept_gate(self) -> float:
-        """`set rate-limit connections|sessions global` (and maxconnrate/maxsessrate)."""
+    def _accept_gate(self) -> int:
+        """How many connections may be accepted now under `set rate-limit
+        connections|sessions global` (and maxconnrate/maxsessrate): -1 for no limit.
+        Those accepted but not yet counted (`IN_FLIGHT`) use up the room too."""
+        room = -1
         for limit, rate in (
             (self.rate_limit_connections, self.conn_rate),
             (self.rate_limit_sessions, self.sess_rate),
         ):
-            if limit and rate.rate() >= limit:
-                return 0.02
-        return 0.0
+            if limit:
+                left = max(limit - rate.rate() - IN_FLIGHT.n, 0)
+                room = left if room < 0 else min(room, left)
+        return room
+
+    def _proxy_gate(self, p: Proxy) -> Callable[[], int]:
+        """The accept gate of a frontend with `rate-limit sessions`: the global limits,
+        and its own session rate."""
+        limit, rate, outer = p.rate_limit_sessions, p.fe_counters.sess_rate, self._accept_gate
+
+        def gate() -> int:
+            left = max(limit - rate.rate() - IN_FLIGHT.n, 0)
+            room = outer()
+            return left if room < 0 else min(room, left)
+
+        return gate
 
     def _start_check(self, p: Proxy, s: Any) -> None:
         from lb.checksetup import start_check

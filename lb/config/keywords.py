@@ -1082,6 +1082,43 @@ def _maxconn(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
     p.maxconn = to_int(words[1], where, "maxconn")
 
 
+@keyword("backlog", ALL)
+def _backlog(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """The listen queue length of this frontend's binds (a bind's own `backlog` wins)."""
+    if not p.is_frontend and p.kind != "defaults":
+        cap = f"{p.kind} '{p.name}' has no frontend capability"
+        ctx.warn(where, f"'backlog' ignored because {cap}.")
+        return
+    need_args(words, 1, where, "an integer argument")
+    p.backlog = max(_atol(words[1]), 0)
+
+
+@keyword("rate-limit", ALL)
+def _rate_limit(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`rate-limit sessions N`: the frontend stops accepting once N new sessions were
+    opened in the last second, and resumes as the rate falls."""
+    sub = words[1] if len(words) > 1 else ""
+    if sub != "sessions":
+        raise fail(where, f"'rate-limit' only supports 'sessions' (got '{sub}')")
+    if len(words) < 3 or not words[2]:
+        raise fail(
+            where, "'rate-limit sessions' expects expects an integer value (in sessions/second)"
+        )
+    text = words[2]
+    if not text.isdigit():
+        bad = text.lstrip("0123456789")[0]
+        msg = f"unexpected character '{bad}' in integer value '{text}'"
+        raise fail(where, f"'rate-limit sessions' : {msg}")
+    if not p.is_frontend and p.kind != "defaults":
+        ctx.warn(
+            where,
+            f"rate-limit sessions will be ignored because {p.kind} '{p.name}' has no "
+            "frontend capability",
+        )
+        return
+    p.rate_limit_sessions = int(text)
+
+
 @keyword("fullconn", BE)
 def _fullconn(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "an integer argument")
@@ -1259,7 +1296,7 @@ def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
 
 # Only keywords a reader acts on (lb/persist.py, lb/rules_setup.py, lb/checks/,
 # lb/server_state.py). Others HAProxy knows (`capture`, `declare`, `redirect`,
-# `dispatch`, `email-alert`, `backlog`, `rate-limit`, `max-keep-alive-queue`,
+# `dispatch`, `email-alert`, `max-keep-alive-queue`,
 # `http-send-name-header`, `source`, `persist`, `external-check`, `server-template`,
 # `grace`) are refused as unknown keywords until something implements them.
 for _k, _secs in (

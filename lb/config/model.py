@@ -110,6 +110,8 @@ class ProxyConf:
     timeouts: dict[str, int] = field(default_factory=dict)
     maxconn: int = 0
     fullconn: int = 0
+    backlog: int = 0  # listen queue of the binds that set none (0: the frontend's maxconn)
+    rate_limit_sessions: int = 0  # new sessions per second the frontend accepts
     retries: int = 3
     balance: tuple[str, list[str]] = ("roundrobin", [])
     hash_type: list[str] = field(default_factory=lambda: ["map-based"])

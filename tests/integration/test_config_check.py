@@ -95,8 +95,6 @@ _PROXY_REJECTED = {
     "declare": ("frontend", "declare capture request len 20"),
     "dispatch": ("backend", "dispatch 127.0.0.1:80"),
     "email-alert": ("backend", "email-alert to a@b"),
-    "backlog": ("frontend", "backlog 100"),
-    "rate-limit": ("frontend", "rate-limit sessions 10"),
     "max-keep-alive-queue": ("backend", "max-keep-alive-queue 10"),
     "http-send-name-header": ("backend", "http-send-name-header X-Srv"),
     "source": ("backend", "source 127.0.0.1"),
