@@ -8,9 +8,11 @@ from a section's table is an "unknown keyword" alert naming file and line.
 from __future__ import annotations
 
 import grp
+import ipaddress
 import os
 import pwd
 import re
+import socket
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -743,7 +745,7 @@ def _bind_process(
 
 # Server options and their argument counts. Only options something acts on are listed:
 # any other (e.g. `check-alpn`, `redir`, `init-addr`, `resolvers`, `resolve-prefer`,
-# `source`, `tfo`, `proto`, `namespace`, `minconn`) is refused as an unknown keyword.
+# `tfo`, `proto`, `namespace`, `minconn`) is refused as an unknown keyword.
 SERVER_OPTIONS: dict[str, int] = {
     "weight": 1,
     "backup": 0,
@@ -795,6 +797,7 @@ SERVER_OPTIONS: dict[str, int] = {
     "ssl-min-ver": 1,
     "ssl-max-ver": 1,
     "non-stick": 0,
+    "source": 1,
 }
 
 
@@ -852,6 +855,13 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
             srv.check_addr = val
         elif o == "cookie":
             srv.cookie = val
+        elif o == "source":
+            nxt = opts[i + 2] if i + 2 < len(opts) else ""
+            if nxt in ("usesrc", "interface"):
+                raise ServerError(
+                    where, f"'{kw} {{px}}/{srv.name}' : 'source' : '{nxt}' is not supported."
+                )
+            srv.options[o] = source_address(val, where)
         elif o == "pool-purge-delay":  # idle server connections closed after this (ms)
             srv.options[o] = time_arg(val, where, o)
         elif o in ("pool-max-conn", "max-reuse"):  # -1: no limit
@@ -1082,6 +1092,40 @@ def _maxconn(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
     p.maxconn = to_int(words[1], where, "maxconn")
 
 
+def source_address(text: str, where: Where) -> tuple[str, int]:
+    """`source <addr>[:<port>]`: the local address server connections are made from."""
+    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    if text.startswith("["):  # [v6]:port
+        host, _, port = text[1:].partition("]")
+        port = port[1:]
+    if port and not port.isdigit():
+        bad = port.lstrip("0123456789")[0]
+        msg = f"invalid character '{bad}' in port number '{port}' in '{text}'"
+        raise fail(where, f"'source {text}' : {msg}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            host = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+        except (OSError, UnicodeError):
+            raise fail(where, f"'source {text}' : could not resolve address '{host}'.") from None
+    return host, int(port or 0)
+
+
+@keyword("source", BE)
+def _source(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """The local address of this backend's server connections (a server's own wins)."""
+    if len(words) < 2 or not words[1]:
+        raise fail(
+            where,
+            "'source' expects <addr>[:<port>], and optionally 'usesrc' <addr>, and "
+            "'interface' <name>.",
+        )
+    if len(words) > 2 and words[2] in ("usesrc", "interface"):
+        raise fail(where, f"'source' : '{words[2]}' is not supported.")
+    p.options["source"] = source_address(words[1], where)
+
+
 @keyword("backlog", ALL)
 def _backlog(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     """The listen queue length of this frontend's binds (a bind's own `backlog` wins)."""
@@ -1297,7 +1341,7 @@ def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
 # Only keywords a reader acts on (lb/persist.py, lb/rules_setup.py, lb/checks/,
 # lb/server_state.py). Others HAProxy knows (`capture`, `declare`, `redirect`,
 # `dispatch`, `email-alert`, `max-keep-alive-queue`,
-# `http-send-name-header`, `source`, `persist`, `external-check`, `server-template`,
+# `http-send-name-header`, `persist`, `external-check`, `server-template`,
 # `grace`) are refused as unknown keywords until something implements them.
 for _k, _secs in (
     ("cookie", BE),

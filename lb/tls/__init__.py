@@ -85,15 +85,19 @@ def _proxy_of(state: Any, bind_conf: Any) -> Any:
 
 
 def connect_kwargs(state: Any, server: Any) -> dict[str, Any]:
-    """Extra `create_connection` arguments for a server: TLS and SNI when `ssl` is set."""
+    """Extra `create_connection` arguments for a server: TLS and SNI when `ssl` is set,
+    the local address when the server or its backend has a `source`."""
+    conf = server.conf
+    source = conf.options.get("source") or server.proxy.options.get("source")
+    out = {"local_addr": source} if source else {}
     store = getattr(state, "tls", None)
     if store is None or not store.servers:
-        return {}
-    conf = server.conf
+        return out
     ctx = store.servers.get(id(conf))
     if ctx is None or not conf.options.get("ssl"):
-        return {}
-    return {"ssl": ctx, "server_hostname": _literal_sni(conf.options.get("sni")) or ""}
+        return out
+    out.update(ssl=ctx, server_hostname=_literal_sni(conf.options.get("sni")) or "")
+    return out
 
 
 def check_ssl(state: Any, conf: Any) -> tuple[ssl.SSLContext, str | None] | None:

@@ -89,7 +89,6 @@ _SERVER_REJECTED = {
     "namespace": "namespace ns1",
     "minconn": "minconn 5",
     "resolvers": "resolvers dns",
-    "source": "source 127.0.0.1",
 }
 _PROXY_REJECTED = {
     "declare": ("frontend", "declare capture request len 20"),
@@ -97,7 +96,6 @@ _PROXY_REJECTED = {
     "email-alert": ("backend", "email-alert to a@b"),
     "max-keep-alive-queue": ("backend", "max-keep-alive-queue 10"),
     "http-send-name-header": ("backend", "http-send-name-header X-Srv"),
-    "source": ("backend", "source 127.0.0.1"),
     "persist": ("backend", "persist rdp-cookie"),
     "external-check": ("backend", "external-check command /bin/true"),
     "server-template": ("backend", "server-template s 1-2 127.0.0.1:80"),
