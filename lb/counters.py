@@ -152,6 +152,10 @@ class Counters:
         "h1_total_streams",
         "h1_bytes_in",
         "h1_bytes_out",
+        "comp_in",  # HTTP compression (lb.http.compression): bytes into the compressor,
+        "comp_out",  # bytes out of it,
+        "comp_byp",  # bytes that bypassed it,
+        "comp_rsp",  # responses compressed
     )
 
     def __init__(self) -> None:

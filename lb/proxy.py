@@ -119,6 +119,12 @@ class Proxy:
         self.log_stream: Any = None
         self.persist: Any = None  # lb.persist: cookie persistence (set at build time)
         self.plain_out = True  # the request head is forwarded unchanged (set at build time)
+        # `compression` (lb.http.compression, set at build time)
+        self.comp_algos: list[Any] = []
+        self.comp_types: list[bytes] = []
+        self.comp_offload = False
+        self.comp_any = False  # it or a backend has algorithms: responses are looked at
+        self.comp_offload_any = False
         # httpclose / http-server-close: one server connection per request (either side)
         opts = conf.options
         self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))

@@ -35,6 +35,9 @@ simple_fetch("be_name", "str", lambda st: st.backend.name if st.backend is not N
 simple_fetch("be_id", "int", lambda st: st.backend.puid if st.backend is not None else None)
 simple_fetch("srv_name", "str", lambda st: st.server.name if st.server is not None else None)
 simple_fetch("srv_id", "int", lambda st: st.server.puid if st.server is not None else None)
+# HTTP compression (lb.http.compression): whether the response is compressed, and how
+simple_fetch("res.comp", "bool", lambda st: st.comp_algo is not None)
+simple_fetch("res.comp_algo", "str", lambda st: st.comp_algo)
 
 
 def _backend(ctx: BuildCtx, args: list[str]) -> Any:

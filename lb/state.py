@@ -20,6 +20,7 @@ from lb.acl import AclError, AclSet, compile_condition
 from lb.config.errors import ConfigError
 from lb.config.model import Config, ProxyConf
 from lb.errors_capture import ErrorCapture
+from lb.http import compression
 from lb.http import errors as http_errors
 from lb.listener import IN_FLIGHT, Listener, open_listen_socket
 from lb.persist import build_persist
@@ -104,11 +105,13 @@ class State:
             if p.is_frontend:
                 p.route = self._router(p, pc, backends, acls)  # type: ignore[method-assign]
             p.persist = build_persist(p, acls)  # cookie persistence
+            compression.build_proxy(p)  # `compression algo|type|offload`
             # no forwardfor/originalto/persistence: the request head goes out as received
             p.plain_out = p.forwardfor is None and p.originalto is None and p.persist is None
             with acl_setup.logging_ctx(self, p):
                 build_proxy_logging(p, self)
         acl_setup.finish(self)
+        compression.finish(self.proxies)  # which frontends may compress at all
         for p in self.proxies:
             p.was_available = p.has_usable_server()
         from lb import stats_page  # `stats uri`: the page answers before routing

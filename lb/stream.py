@@ -71,6 +71,8 @@ class Stream:
     sc: Any = None
     res_head: Any = None
     log_level: Any = None  # set by `set-log-level` (-1: silent)
+    comp_algo: Any = None  # the compression algorithm's name when the response is compressed
+    comp_sel: Any = None  # (algorithm or None,): chosen at routing (`compression offload`)
 
     def __init__(self, conn: Any, m_start: float) -> None:
         ids = IDS

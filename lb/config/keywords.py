@@ -289,6 +289,18 @@ for _k in (
     KEYWORDS["global"][_k] = _g_tune
 
 
+@keyword("tune.comp.maxlevel", ("global",))
+def _g_comp_level(
+    ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool
+) -> None:
+    """The zlib level of HTTP compression (lb.http.compression)."""
+    m = re.match(r"\d+", words[1] if len(words) > 1 else "")
+    level = int(m.group()) if m else 0
+    if not 1 <= level <= 9:
+        raise fail(where, "'tune.comp.maxlevel' expects a numeric value between 1 and 9")
+    g.tune["comp.maxlevel"] = level
+
+
 def _g_ssl(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
     g.ssl[words[0]] = tuple(words[1:])
 
@@ -1331,6 +1343,20 @@ def _capture(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
 def _uid_hdr(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "an argument")
     p.unique_id_header = words[1]
+
+
+@keyword("compression", ALL)
+def _compression(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`compression algo|type|offload …`: checked here, built by lb.http.compression."""
+    from lb.http.compression import check_keyword
+
+    error, warning = check_keyword(p.kind, words, str(where))
+    if error is not None:
+        raise fail(where, error)
+    if warning is not None:
+        ctx.warn(where, warning)
+        return  # (`offload` in a defaults section has no effect)
+    p.extra.setdefault("compression", []).append(Rule(words[0], tuple(words[1:]), where))
 
 
 def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+from lb.http import compression
 from lb.http.h1 import (
     ChunkedReader,
     H1Error,
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 MAX_HEAD = 16384
 
 # body modes
-B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE, B_TUNNEL = range(5)
+# (B_COMP: a body being compressed, its own framing read by `comp`, lb.http.compression)
+B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE, B_TUNNEL, B_COMP = range(6)
+assert (B_LENGTH, B_CHUNKED) == (compression.B_LENGTH, compression.B_CHUNKED)
 
 
 def _set_connection(raw: bytes, value: bytes | None) -> bytes:
@@ -69,6 +72,7 @@ class BackConn(asyncio.Protocol):
         "connect_task",
         "sockname",
         "reuses",
+        "comp",
     )
 
     def __init__(self, server: Server, front: FrontConn | None) -> None:
@@ -92,6 +96,7 @@ class BackConn(asyncio.Protocol):
         self.connect_task: asyncio.Task | None = None
         self.sockname: object = None  # the local address, asked once (FrontConn._connected)
         self.reuses = 0  # requests sent on it after the first (max-reuse)
+        self.comp: compression.Compressor | None = None  # the body being compressed
 
     # ------------------------------------------------------------ asyncio
 
@@ -193,6 +198,8 @@ class BackConn(asyncio.Protocol):
         if head.conn_close or (head.http10 and not head.conn_keepalive):
             self.reusable = False
         raw = head.raw
+        if front.frontend.comp_any:  # `compression` configured somewhere: maybe edits the head
+            raw = compression.on_head(self, front, head, raw, B_COMP)
         client_ka = front.keep_alive and self.mode != B_CLOSE
         if self.mode == B_TUNNEL:
             pass
@@ -250,6 +257,11 @@ class BackConn(asyncio.Protocol):
                     self.reusable = False
                 self._done()
             return
+        if mode == B_COMP:
+            front.response_head(head, raw)
+            if self.front is not None:
+                compression.feed(self, rest, 0)
+            return
         front.response_head(head, data if data is not None else raw + rest if rest else raw)
 
     def _body(self, data: bytes, pos: int) -> None:
@@ -283,6 +295,8 @@ class BackConn(asyncio.Protocol):
                 self._done()
         elif mode == B_CLOSE:
             front.send_from_server(data[pos:] if pos else data)
+        elif mode == B_COMP:
+            compression.feed(self, data, pos)
 
     def _done(self) -> None:
         front = self.front
