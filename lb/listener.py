@@ -13,6 +13,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -94,8 +95,9 @@ def open_listen_socket(
 
 
 def apply_tcp_settings(sock: socket.socket, opts: Mapping[str, Any]) -> None:
-    """`so-keepalive` (count, idle s, interval s: None keeps the system's) and
-    `so-rcvbuf` / `so-sndbuf`: on a listening socket they reach every accepted one."""
+    """`so-keepalive` (count, idle s, interval s: None keeps the system's),
+    `so-rcvbuf` / `so-sndbuf` and `so-nolinger`: on a listening socket they reach
+    every accepted one."""
     ka = opts.get("so-keepalive")
     if ka is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -107,6 +109,8 @@ def apply_tcp_settings(sock: socket.socket, opts: Mapping[str, Any]) -> None:
     for key, name in (("so-rcvbuf", socket.SO_RCVBUF), ("so-sndbuf", socket.SO_SNDBUF)):
         if opts.get(key):
             sock.setsockopt(socket.SOL_SOCKET, name, opts[key])
+    if opts.get("so-nolinger"):  # a close drops what is unsent and resets the connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def _before_bind(sock: socket.socket, fam: int, opts: Mapping[str, Any], warned: list[str]) -> None:

@@ -175,7 +175,7 @@ class State:
     def _client_sockopts(self, p: Proxy) -> dict[str, Any]:
         """Socket settings of a frontend's client connections, set on its listening
         sockets (accepted sockets inherit them): `option tcpka|clitcpka` with
-        `clitcpka-*`, and `tune.rcvbuf.client` / `tune.sndbuf.client`."""
+        `clitcpka-*`, `tune.rcvbuf.client` / `tune.sndbuf.client`, `option nolinger`."""
         o, tune = p.conf.options, self.cfg.global_.tune
         out: dict[str, Any] = {}
         if o.get("clitcpka") or (o.get("tcpka") and o.get("clitcpka") is not False):
@@ -183,11 +183,13 @@ class State:
         for key in ("rcvbuf", "sndbuf"):
             if tune.get(f"{key}.client"):
                 out[f"so-{key}"] = tune[f"{key}.client"]
+        if o.get("nolinger") and p.is_frontend:
+            out["so-nolinger"] = True
         return out
 
     def _server_sockopts(self, p: Proxy) -> dict[str, Any] | None:
         """The same for a backend's server connections: `option tcpka|srvtcpka` with
-        `srvtcpka-*`, and `tune.rcvbuf.server` / `tune.sndbuf.server`."""
+        `srvtcpka-*`, `tune.rcvbuf.server` / `tune.sndbuf.server`, `option nolinger`."""
         o, tune = p.conf.options, self.cfg.global_.tune
         out: dict[str, Any] = {}
         if o.get("srvtcpka") or (o.get("tcpka") and o.get("srvtcpka") is not False):
@@ -195,6 +197,8 @@ class State:
         for key in ("rcvbuf", "sndbuf"):
             if tune.get(f"{key}.server"):
                 out[f"so-{key}"] = tune[f"{key}.server"]
+        if o.get("nolinger"):
+            out["so-nolinger"] = True
         return out or None
 
     def open_sockets(self, inherited: dict[str, Any] | None = None) -> list[Any]:

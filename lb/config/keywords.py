@@ -1389,6 +1389,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     "tcpka": ALL,
     "clitcpka": FE,
     "srvtcpka": BE,
+    "nolinger": ALL,  # close with a reset, not a graceful FIN (SO_LINGER 0)
     "httplog": ALL,
     "httpslog": FE,
     "tcplog": ALL,
@@ -1432,7 +1433,7 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
         )
     if name not in OPTIONS:
         raise fail(where, f"unknown option '{name}'.")
-    if len(words) > 2 and name in ("tcpka", "clitcpka", "srvtcpka"):
+    if len(words) > 2 and name in ("tcpka", "clitcpka", "srvtcpka", "nolinger"):
         raise fail(where, f"'option {name}' cannot handle unexpected argument '{words[2]}'.")
     if p.kind not in OPTIONS[name]:
         ctx.warn(

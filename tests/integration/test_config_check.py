@@ -110,7 +110,6 @@ _OPTION_REJECTED = [
     "http-buffer-request",
     "contstats",
     "socket-stats",
-    "nolinger",
     "independent-streams",
     "accept-invalid-http-request",
     "accept-invalid-http-response",

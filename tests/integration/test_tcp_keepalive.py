@@ -9,6 +9,7 @@ import ctypes
 import os
 import shutil
 import socket
+import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -180,3 +181,42 @@ def test_side_settings_in_the_wrong_section_warn(tmp_path: Path) -> None:
         "frontend capability"
     )
     assert out.returncode == 0 and want in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("mode", ["http", "tcp"])
+def test_nolinger_on_both_sides(lb, mode: str) -> None:  # noqa: ANN001
+    server = socket.create_server((HOST, 0))
+    port = free_port()
+    inst = lb(
+        f"""defaults
+    mode {mode}
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    option nolinger
+frontend fe
+    bind {HOST}:{port}
+    default_backend be
+backend be
+    server s1 {HOST}:{server.getsockname()[1]}
+"""
+    )
+
+    def linger(s: socket.socket) -> tuple[int, int]:
+        return struct.unpack("ii", s.getsockopt(SOL, socket.SO_LINGER, 8))
+
+    with socket.create_connection((HOST, port), timeout=3) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.settimeout(3)
+        upstream, _ = server.accept()
+        mine = client.getsockname()[1]
+        front = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == mine)
+        back = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
+        assert front is not None and back is not None
+        assert linger(front) == (1, 0)
+        wait_until(lambda: linger(back) == (1, 0), 3)
+        assert linger(back) == (1, 0)
+        front.close()
+        back.close()
+        upstream.close()
+    server.close()
