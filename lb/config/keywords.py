@@ -1138,6 +1138,13 @@ def _source(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     p.options["source"] = source_address(words[1], where)
 
 
+@keyword("grace", ALL)
+def _grace(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    raise fail_bare(
+        where, "the 'grace' keyword is not supported any more since HAProxy version 2.5."
+    )
+
+
 @keyword("backlog", ALL)
 def _backlog(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     """The listen queue length of this frontend's binds (a bind's own `backlog` wins)."""

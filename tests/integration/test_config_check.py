@@ -99,7 +99,6 @@ _PROXY_REJECTED = {
     "persist": ("backend", "persist rdp-cookie"),
     "external-check": ("backend", "external-check command /bin/true"),
     "server-template": ("backend", "server-template s 1-2 127.0.0.1:80"),
-    "grace": ("frontend", "grace 1s"),
 }
 _OPTION_REJECTED = [
     "dontlog-normal",
@@ -231,3 +230,12 @@ def test_replace_header_arguments_checked(tmp_path):
         in r.stderr
     )
     assert "'replace-header' expects exactly 3 arguments." in r.stderr
+
+
+def test_grace_haproxy_words(tmp_path):
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text(_HEAD + "frontend fe\n    grace 10s\n")
+    r = run_lb("-c", "-f", str(cfg))
+    assert r.returncode == 1
+    want = "the 'grace' keyword is not supported any more since HAProxy version 2.5."
+    assert f"parsing [{cfg}:6]: {want}" in r.stderr, r.stderr
