@@ -186,7 +186,7 @@ class Proxy:
         """A server with a free slot, or None (none usable, or all full)."""
         bal = self.balancer
         srv = bal.pick(ctx, avoid)
-        if srv is None or not srv.is_full:
+        if srv is None or not srv.maxconn or srv.served < srv.maxconn:  # not srv.is_full
             return srv
         for _ in range(len(self.servers)):
             srv = bal.pick(ctx, srv)

@@ -451,21 +451,25 @@ class State:
                 for c in (sc, bc):
                     if tq >= 0:
                         avg = c.qtime
-                        avg.sum += tq - ((avg.sum + 1023) >> 10)
+                        s = avg.sum
+                        avg.sum = s + tq - ((s + 1023) >> 10)
                         if tq > c.qtime_max:
                             c.qtime_max = tq
                     if tc >= 0:
                         avg = c.ctime
-                        avg.sum += tc - ((avg.sum + 1023) >> 10)
+                        s = avg.sum
+                        avg.sum = s + tc - ((s + 1023) >> 10)
                         if tc > c.ctime_max:
                             c.ctime_max = tc
                     if tr >= 0:
                         avg = c.rtime
-                        avg.sum += tr - ((avg.sum + 1023) >> 10)
+                        s = avg.sum
+                        avg.sum = s + tr - ((s + 1023) >> 10)
                         if tr > c.rtime_max:
                             c.rtime_max = tr
                     avg = c.ttime
-                    avg.sum += tt - ((avg.sum + 1023) >> 10)
+                    s = avg.sum
+                    avg.sum = s + tt - ((s + 1023) >> 10)
                     if tt > c.ttime_max:
                         c.ttime_max = tt
         log = fe.log_stream

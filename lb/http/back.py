@@ -18,6 +18,7 @@ from lb.http.h1 import (
     H1Error,
     Head,
     find_head_end,
+    parse_plain_response,
     parse_response_head,
 )
 from lb.listener import apply_tcp_settings
@@ -127,6 +128,12 @@ class BackConn(asyncio.Protocol):
         if not self.head_seen:
             if not self.buf:
                 # the usual read: a whole final head (maybe with body bytes), nothing before
+                head = parse_plain_response(data)
+                if head is not None and not (100 <= head.status < 200 and head.status != 101):
+                    raw = head.raw
+                    rest = b"" if raw is data else data[len(raw) :]
+                    self._final_head(front, head, rest, raw, data)
+                    return
                 end = find_head_end(data)
                 if end > 0:
                     whole = end == len(data)
@@ -182,26 +189,28 @@ class BackConn(asyncio.Protocol):
         status = head.status
         self.head_seen = True
         if status == 101:
-            self.mode = B_TUNNEL
+            mode = B_TUNNEL
             self.reusable = False
         elif self.method == b"HEAD" or 100 <= status < 200 or status in (204, 304):
             # no body (response_has_body, inline)
-            self.mode = B_NONE
+            mode = B_NONE
         elif head.chunked:
-            self.mode = B_CHUNKED
+            mode = B_CHUNKED
             self.chunked = ChunkedReader()
         elif head.content_length is not None:
-            self.mode = B_LENGTH
+            mode = B_LENGTH
             self.left = head.content_length
         else:
-            self.mode = B_CLOSE
-        if head.conn_close or (head.http10 and not head.conn_keepalive):
-            self.reusable = False
+            mode = B_CLOSE
+        self.mode = mode
+        if head.conn_close or (head.version == b"HTTP/1.0" and not head.conn_keepalive):
+            self.reusable = False  # (head.http10, inline)
         raw = head.raw
         if front.frontend.comp_any:  # `compression` configured somewhere: maybe edits the head
             raw = compression.on_head(self, front, head, raw, B_COMP)
-        client_ka = front.keep_alive and self.mode != B_CLOSE
-        if self.mode == B_TUNNEL:
+            mode = self.mode  # (B_COMP when the body is to be compressed)
+        client_ka = front.keep_alive and mode != B_CLOSE
+        if mode == B_TUNNEL:
             pass
         elif not client_ka:
             if not head.conn_close:
@@ -216,30 +225,30 @@ class BackConn(asyncio.Protocol):
         # `data` (the whole read) is sent as is when the head went out unchanged.
         if raw is not raw_in:
             data = None
-        mode = self.mode
         if mode == B_TUNNEL:
             front.response_head(head, data if data is not None else raw + rest if rest else raw)
             if self.front is not None:
                 front.start_tunnel()
             return
+        # (a response that ends in this read ends at the time its head was sent)
         if mode == B_NONE:
-            front.response_head(head, raw)
+            now = front.response_head(head, raw)
             if rest:
                 self.reusable = False
-            self._done()
+            self._done(now)
             return
         if mode == B_LENGTH:
             n = len(rest)
             take = n if n <= self.left else self.left
             self.left -= take
             if data is not None and take == n:
-                front.response_head(head, data)
+                now = front.response_head(head, data)
             else:
-                front.response_head(head, raw + rest[:take] if take else raw)
-            if len(rest) > take:
+                now = front.response_head(head, raw + rest[:take] if take else raw)
+            if n > take:
                 self.reusable = False
             if self.left == 0 and self.front is not None:
-                self._done()
+                self._done(now)
             return
         if mode == B_CHUNKED:
             try:
@@ -249,13 +258,13 @@ class BackConn(asyncio.Protocol):
                 front.server_failed(502, "PH", raw)
                 return
             if data is not None and end == len(rest):
-                front.response_head(head, data)
+                now = front.response_head(head, data)
             else:
-                front.response_head(head, raw + rest[:end] if end else raw)
+                now = front.response_head(head, raw + rest[:end] if end else raw)
             if finished and self.front is not None:
                 if end != len(rest):
                     self.reusable = False
-                self._done()
+                self._done(now)
             return
         if mode == B_COMP:
             front.response_head(head, raw)
@@ -298,14 +307,15 @@ class BackConn(asyncio.Protocol):
         elif mode == B_COMP:
             compression.feed(self, data, pos)
 
-    def _done(self) -> None:
+    def _done(self, now: float = 0.0) -> None:
+        """The response is complete (`now`: the clock, if read in this callback)."""
         front = self.front
         self.front = None
         self.head_seen = False
         self.mode = B_NONE
         self.chunked = None
         if front is not None:
-            front.response_done(self)
+            front.response_done(self, now)
 
     def pause_writing(self) -> None:
         if self.front is not None:

@@ -21,6 +21,7 @@ from lb.http.h1 import (
     H1Error,
     Head,
     find_head_end,
+    parse_plain_request,
     parse_request_head,
 )
 from lb.proxy import REUSE_AGGRESSIVE, REUSE_ALWAYS, REUSE_NEVER, QueuedStream
@@ -155,6 +156,12 @@ class FrontConn(asyncio.Protocol):
             return
         if not self.buf and phase in (P_HEAD, P_IDLE):
             # the usual read: exactly one whole head, handled without the buffer
+            if type(data) is bytes and len(data) <= self.bufsize:
+                head = parse_plain_request(data)  # (its end is the end of `data`)
+                if head is not None:
+                    self.m_req_start = 0.0
+                    self._request(data, time.monotonic(), head)
+                    return
             end = find_head_end(data)
             if end == len(data) and end <= self.bufsize and type(data) is bytes:
                 self.m_req_start = 0.0
@@ -248,8 +255,9 @@ class FrontConn(asyncio.Protocol):
             del buf[:end]
         self._request(raw, now)
 
-    def _request(self, raw: bytes, now: float) -> None:
-        """A request head `raw` read at `now` (what follows it stays in `self.buf`)."""
+    def _request(self, raw: bytes, now: float, head: Head | None = None) -> None:
+        """A request head `raw` read at `now` (what follows it stays in `self.buf`);
+        `head`: `raw` already parsed (by `parse_plain_request`)."""
         buf = self.buf
         start = self.m_req_start or now
         st = Stream(self, start)
@@ -268,11 +276,12 @@ class FrontConn(asyncio.Protocol):
             rc.curr += 1
         else:
             rc.add()
-        try:
-            head = parse_request_head(raw)
-        except H1Error as exc:
-            self._reject(400, "PR", raw, exc.pos)
-            return
+        if head is None:
+            try:
+                head = parse_request_head(raw)
+            except H1Error as exc:
+                self._reject(400, "PR", raw, exc.pos)
+                return
         st.head = head
         if fe.cap_req is not None:  # capture request header
             st.captured_request_headers = _captures(head, fe.cap_req)
@@ -589,7 +598,9 @@ class FrontConn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(raw)
 
-    def response_head(self, head: Head, raw: bytes) -> None:
+    def response_head(self, head: Head, raw: bytes) -> float:
+        """Send the response head `raw` (with any body bytes read with it). Returns the
+        clock read for it, for a response that also ends in this read (0.0: not sent)."""
         st = self.stream
         assert st is not None
         now = time.monotonic()
@@ -603,13 +614,14 @@ class FrontConn(asyncio.Protocol):
         if self.backend.res_work or self.frontend.res_work:  # type: ignore[union-attr]
             raw = on_response(self, st, head, raw)  # http-response rules, stick stores
             if raw is None:  # denied: an error page went out instead
-                return
+                return 0.0
         self.phase = P_RESP
         self.resp_started = True
         st.bytes_out += len(raw)
         self.transport.write(raw)  # type: ignore[union-attr]
         t = self.backend.t_server  # type: ignore[union-attr]
         self.expire = now + t if t else 0.0  # _arm, inline
+        return now
 
     def send_from_server(self, data: bytes) -> None:
         st = self.stream
@@ -618,12 +630,14 @@ class FrontConn(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
-    def response_done(self, back: BackConn) -> None:
+    def response_done(self, back: BackConn, now: float = 0.0) -> None:
+        """The response is complete (`now`: the clock, when read in the same callback)."""
         st = self.stream
         if st is None:
             return
         reuse = back.reusable and self.req_done and not self.srv_close
-        now = time.monotonic()
+        if not now:
+            now = time.monotonic()
         self._end_stream(reuse, now)
         if self.closed:
             return

@@ -257,13 +257,23 @@ def _scan_fast(h: Head, raw: bytes) -> bool:
 
 def parse_request_head(raw: bytes) -> Head:
     """Parse a complete request head (ending with its blank line)."""
-    m = _REQ_FAST.fullmatch(raw)
-    if m is not None:
-        h = Head(raw)
-        h.method, h.uri, h.version = m.groups()
-        if _scan_fast(h, raw):
-            return h
-    return _parse_request_full(raw)
+    h = parse_plain_request(raw)
+    return h if h is not None else _parse_request_full(raw)
+
+
+def parse_plain_request(data: bytes) -> Head | None:
+    """`data` as one plain request head and nothing else (the usual read), or None.
+
+    A head `_REQ_FAST` matches has no blank line before its end, so where it matches
+    all of `data`, `find_head_end(data) == len(data)`: the caller need not look for
+    the end first. None: anything else (several messages, a partial head, a head
+    needing the full scan or refused); `parse_request_head` then decides as before."""
+    m = _REQ_FAST.fullmatch(data)
+    if m is None:
+        return None
+    h = Head(data)
+    h.method, h.uri, h.version = m.groups()
+    return h if _scan_fast(h, data) else None
 
 
 def _parse_request_full(raw: bytes) -> Head:
@@ -287,16 +297,33 @@ def _crlf(raw: bytes) -> bytes:
 def parse_response_head(raw: bytes) -> Head:
     m = _RESP_FAST.fullmatch(raw)
     if m is not None:
-        h = Head(raw)
-        version, status, reason = m.groups()
-        h.status = int(status)
-        if version != b"HTTP/1.1":
-            h.version = version
-        if reason:
-            h.reason = reason
-        if _scan_fast(h, raw):
+        h = _plain_response(m, raw)
+        if h is not None:
             return h
     return _parse_response_full(raw)
+
+
+def parse_plain_response(data: bytes) -> Head | None:
+    """The plain response head `data` starts with (the usual read: a head, maybe some
+    body), or None. Its end is `len(head.raw)`: a head `_RESP_FAST` matches has no
+    blank line before its end, so that is where `find_head_end(data)` would find it.
+    None: anything else; the caller then takes the general path, which decides as before."""
+    m = _RESP_FAST.match(data)
+    if m is None:
+        return None
+    end = m.end()
+    return _plain_response(m, data if end == len(data) else data[:end])
+
+
+def _plain_response(m: re.Match, raw: bytes) -> Head | None:
+    h = Head(raw)
+    version, status, reason = m.groups()
+    h.status = int(status)
+    if version != b"HTTP/1.1":
+        h.version = version
+    if reason:
+        h.reason = reason
+    return h if _scan_fast(h, raw) else None
 
 
 def _parse_response_full(raw: bytes) -> Head:
