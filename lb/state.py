@@ -125,7 +125,7 @@ class State:
         pages: dict[int, bytes] = {}
         for status, path in pc.errorfiles.items():
             try:
-                pages[status] = http_errors.load_errorfile(path)
+                pages[status] = http_errors.errorfile_page(http_errors.load_errorfile(path))
             except (OSError, ValueError) as exc:
                 raise pc.where.error(
                     f"'errorfile' : error while reading file '{path}' : {exc}",

@@ -17,6 +17,7 @@ differ from the generic table `REASONS` used for other responses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 #: default tune.bufsize: errorfiles larger than this are truncated
@@ -48,6 +49,12 @@ _PAGES: dict[int, tuple[str, str]] = {
     503: ("Service Unavailable", "No server is available to handle this request."),
     504: ("Gateway Time-out", "The server didn't respond in time."),
 }
+
+
+def handled_status(code: int) -> bool:
+    """Whether `errorfile` may replace the page of this status."""
+    return code in _PAGES
+
 
 #: pages that always close the connection
 ALWAYS_CLOSE = frozenset({400, 408})
@@ -237,6 +244,39 @@ def _check_errorfile(path: str, data: bytes) -> None:
                     f"'{path}': payload size does not match the announced content-length "
                     f"({payload} != {announced})"
                 )
+
+
+#: errorfile pages that always end their connection (HAProxy closes after them): no
+#: Content-Length nor Transfer-Encoding, or a `Connection: close` of their own
+CLOSING_PAGES: set[bytes] = set()
+
+
+def errorfile_page(data: bytes) -> bytes:
+    """An errorfile as HAProxy sends it: header names in lower case, `name: value`,
+    its own `connection` headers dropped, and in the closing form lb's pages share
+    (`connection: close` last for HTTP/1.1; none for HTTP/1.0, where closing is
+    implicit). Pages that cannot be followed by another response go to CLOSING_PAGES."""
+    if not data:
+        return data
+    end = re.search(rb"\r?\n\r?\n", data)
+    head, body = (data[: end.start()], data[end.end() :]) if end else (data, b"")
+    lines = re.split(rb"\r?\n", head)
+    out = [lines[0]]
+    close = framed = False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name, value = name.strip().lower(), value.strip()
+        if name == b"connection":
+            close = close or b"close" in value.lower()
+            continue
+        framed = framed or name in (b"content-length", b"transfer-encoding")
+        out.append(name + b": " + value)
+    if not lines[0].startswith(b"HTTP/1.0"):
+        out.append(b"connection: close")
+    page = b"\r\n".join(out) + b"\r\n\r\n" + body
+    if close or not framed:
+        CLOSING_PAGES.add(page)
+    return page
 
 
 def load_errorfile(

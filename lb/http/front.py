@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lb import counters as counters_mod
+from lb.http import errors as http_errors
 from lb.http.back import BackConn, _set_connection
 from lb.http.h1 import (
     ChunkedReader,
@@ -768,24 +769,51 @@ class FrontConn(asyncio.Protocol):
             self.transport.abort()
 
     def _reply_error(self, status: int, term: str, count: bool = True) -> None:
-        """Answer with HAProxy's error page for `status` and end the exchange."""
+        """Answer with HAProxy's error page for `status` and end the exchange.
+
+        As HAProxy 2.6, the client connection stays open for its next request when
+        the whole request was read (a 502, 503 or 504 is no reason to close), except
+        after a 400 or 408 page, or a 502 for a server that closed without answering
+        (HAProxy then ends the client connection too); the server connection is
+        dropped either way."""
         st = self.stream
         fe = self.frontend
         # the backend's errorfiles once this request was routed, else the frontend's
         be = st.backend if st is not None else None
         page = (be or fe).error_page(status)
+        keep = (
+            self.keep_alive
+            and st is not None
+            and st.head is not None
+            and self.req_done
+            and status not in http_errors.ALWAYS_CLOSE
+            and page not in http_errors.CLOSING_PAGES
+        )
+        # (the server that closed: HAProxy's page reads as kept alive, then it closes)
+        looks_kept = keep
+        if term == "SH":
+            keep = False
+        if not keep:
+            self.keep_alive = False
         if st is not None:
             st.status = status
             st.term_state = term
             if fe.after_work:  # http-after-response rules (lb.rules_response)
                 page = after_local(self, st, page)
-            if count:
-                st.bytes_out += len(page)
-        self.keep_alive = False
+        page = _local_connection(page, looks_kept, self.http10)
+        if st is not None and count:
+            st.bytes_out += len(page)
         if self.transport is not None and not self.closed:
             self.transport.write(page)
         self._end_stream(reuse=False)
-        self._close()
+        if not keep:
+            self._close()
+            return
+        self.phase = P_IDLE
+        self.m_idle_from = time.monotonic()
+        self._arm(fe.t_keepalive)
+        if self.buf:
+            self.state.loop.call_soon(self._next_request)
 
     def _reject(self, status: int, term: str, raw: bytes, pos: int = 0) -> None:
         fe = self.frontend
@@ -851,16 +879,11 @@ class FrontConn(asyncio.Protocol):
                 del self.buf[: self.req_left]
                 self.req_left = 0
                 self.req_done = True
-        if close or not self.req_done:
+        if close or not self.req_done or data in http_errors.CLOSING_PAGES:
             self.keep_alive = False
         if self.frontend.after_work and data:  # http-after-response rules
             data = after_local(self, st, data)
-        if not self.keep_alive:
-            data = _with_connection(data, b"close")
-        else:
-            data = _without_close(data)  # (error pages are made for closing answers)
-            if self.http10:
-                data = _with_connection(data, b"keep-alive")
+        data = _local_connection(data, self.keep_alive, self.http10)
         st.bytes_out += len(data)
         if self.transport is not None:
             self.transport.write(data)
@@ -951,6 +974,18 @@ def _without_close(data: bytes) -> bytes:
     end = data.find(b"\r\n\r\n")
     i = data.find(b"\r\nconnection: close\r\n", 0, end + 2)
     return data if i < 0 else data[: i + 2] + data[i + 21 :]
+
+
+def _local_connection(data: bytes, keep: bool, http10: bool) -> bytes:
+    """The `connection` header of a response lb makes, as HAProxy's HTTP/1 output sets
+    it: kept alive, `keep-alive` when either side speaks HTTP/1.0 (else none);
+    closing, `close` unless the response is HTTP/1.0 (closing is then implicit).
+    Pages come in their closing form (`connection: close` for HTTP/1.1)."""
+    resp10 = data.startswith(b"HTTP/1.0")
+    if keep:
+        data = _without_close(data)
+        return _with_connection(data, b"keep-alive") if http10 or resp10 else data
+    return data if resp10 or not data else _with_connection(data, b"close")
 
 
 def _with_connection(data: bytes, value: bytes) -> bytes:
