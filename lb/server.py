@@ -27,7 +27,8 @@ ADMIN_FMAINT = 0x01  # forced maintenance (CLI)
 ADMIN_IMAINT = 0x02  # inherited (track)
 ADMIN_CMAINT = 0x04  # configured `disabled`
 ADMIN_FDRAIN = 0x08  # forced drain (CLI)
-ADMIN_MAINT = ADMIN_FMAINT | ADMIN_IMAINT | ADMIN_CMAINT
+ADMIN_RMAINT = 0x20  # no address from DNS resolution (lb/dns/)
+ADMIN_MAINT = ADMIN_FMAINT | ADMIN_IMAINT | ADMIN_CMAINT | ADMIN_RMAINT
 
 
 class Server:
@@ -99,6 +100,8 @@ class Server:
         self.eweight = conf.weight
         self.backup = conf.backup
         self.admin = ADMIN_CMAINT if conf.disabled else 0
+        if conf.options.get("no-addr"):  # `init-addr none`: waits for a resolution
+            self.admin |= ADMIN_RMAINT
         self.op_state = SRV_ST_RUNNING
         self.maxconn = conf.maxconn
         self.maxqueue = conf.maxqueue
@@ -112,7 +115,7 @@ class Server:
         self.check_port = conf.check_port or conf.port
         self.last_change = time.monotonic()
         self.down_time = 0.0
-        self.down_since = time.monotonic() if conf.disabled else 0.0
+        self.down_since = time.monotonic() if self.admin else 0.0
         self.down_trans = 0
         self.idle: list[Any] = []
         # the idle pool's limits: pool-purge-delay (s, 0: never purged), pool-max-conn
@@ -249,6 +252,30 @@ class Server:
         was = self.in_maint
         self.admin = (self.admin | ADMIN_FMAINT) & ~ADMIN_FDRAIN
         self._enter_maint(was, "")
+
+    def set_rmaint(self, reason: str) -> None:
+        """Resolution gave no usable address: maintenance until one comes."""
+        if self.admin & ADMIN_RMAINT:
+            return
+        was = self.in_maint
+        self.admin |= ADMIN_RMAINT
+        self._enter_maint(was, f" ({reason})")
+
+    def clear_rmaint(self, fqdn: str) -> None:
+        """A resolution gave an address again: leave the resolution maintenance."""
+        if not self.admin & ADMIN_RMAINT:
+            return
+        self.admin &= ~ADMIN_RMAINT
+        if self.in_maint:
+            self._changed()
+            return
+        if self.check is not None and self.check_enabled:
+            self.check.leave_maintenance()
+        self._leave_maint()
+        self._notice(f"{self._who()} ('{fqdn}') is UP/READY (resolves again).")
+        for t in self._trackers():
+            t._inherit_maint(False, self)
+        self.proxy.dequeue(self)
 
     def _enter_maint(self, was: bool, via: str) -> None:
         """FMAINT or IMAINT was just set: stop the checks, report, tell the trackers."""

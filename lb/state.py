@@ -272,6 +272,9 @@ class State:
         from lb.server_state import apply_server_state
 
         apply_server_state(self)  # `load-server-state-from-file`: weights, states, addresses
+        from lb.dns.client import start_resolvers
+
+        start_resolvers(self)  # `resolvers`: server names resolved again in the background
         self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def _accept_gate(self) -> int:
@@ -524,6 +527,9 @@ class State:
         for chk in self.checks:
             chk.stop()
         self.checks = []
+        from lb.dns.client import stop_resolvers
+
+        stop_resolvers(self)
 
     def close_cli(self) -> None:
         for srv in self.cli_servers:

@@ -116,7 +116,7 @@ def _progress(s: Any, running: bool) -> tuple[int, int] | None:
 def server_status(s: Any) -> str:
     """The `status` cell of a server: MAINT, DOWN, DRAIN, NOLB, no check, UP [x/y]."""
     if s.in_maint:
-        return "MAINT"
+        return "MAINT (resolution)" if s.admin & 0x20 else "MAINT"  # RMAINT: lb/dns/
     state = server_op_state(s)
     if state == SRV_ST_STOPPED:
         prog = _progress(s, False)
@@ -412,7 +412,7 @@ def server_row(p: Any, s: Any, state: Any, now: float) -> StatRow:
         "cli_abrt": c.cli_aborts,
         "srv_abrt": c.srv_aborts,
         "lastsess": _lastsess(c),
-        "addr": s.addr_text(),
+        "addr": s.addr_text() if s.host else "",  # none yet: `init-addr none`
         "mode": p.mode,
         "wrew": c.failed_rewrites,
         "connect": c.connect,

@@ -23,6 +23,7 @@ from lb.config.model import (
     BindConf,
     Config,
     GlobalConf,
+    HttpErrorsConf,
     LogConf,
     PeersConf,
     ProgramConf,
@@ -60,7 +61,7 @@ BE = frozenset({"defaults", "backend", "listen"})
 ALL = frozenset(PROXY_KINDS)
 
 KEYWORDS: dict[str, dict[str, Handler]] = {
-    k: {} for k in ("global", *PROXY_KINDS, "program", "peers", "userlist")
+    k: {} for k in ("global", *PROXY_KINDS, "program", "peers", "userlist", "http-errors")
 }
 
 
@@ -756,8 +757,8 @@ def _bind_process(
 
 
 # Server options and their argument counts. Only options something acts on are listed:
-# any other (e.g. `check-alpn`, `redir`, `init-addr`, `resolvers`, `resolve-prefer`,
-# `tfo`, `proto`, `namespace`, `minconn`) is refused as an unknown keyword.
+# any other (e.g. `check-alpn`, `redir`, `tfo`, `proto`, `namespace`, `minconn`) is
+# refused as an unknown keyword. The resolution options live in lb/dns/config.py.
 SERVER_OPTIONS: dict[str, int] = {
     "weight": 1,
     "backup": 0,
@@ -810,6 +811,11 @@ SERVER_OPTIONS: dict[str, int] = {
     "ssl-max-ver": 1,
     "non-stick": 0,
     "source": 1,
+    "resolvers": 1,
+    "resolve-prefer": 1,
+    "resolve-net": 1,
+    "resolve-opts": 1,
+    "init-addr": 1,
 }
 
 
@@ -820,6 +826,12 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
         if o not in SERVER_OPTIONS:
             raise ServerError(where, f"'{kw} {{px}}/{srv.name}' : unknown keyword '{o}'.")
         nargs = SERVER_OPTIONS[o]
+        if o in _RESOLVE_OPTIONS:  # lb/dns/config.py
+            from lb.dns.config import server_option
+
+            server_option(srv, o, opts[i + 1] if i + 1 < len(opts) else "", where, kw)
+            i += 2
+            continue
         if o in _HEALTH_OPTIONS:  # HAProxy words a missing value its own way for each
             _health_option(srv, o, opts[i + 1] if i + 1 < len(opts) else "", where)
             i += 2
@@ -888,6 +900,9 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
         i += 1 + nargs
 
 
+_RESOLVE_OPTIONS = frozenset(
+    ("resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "init-addr")
+)
 _HEALTH_OPTIONS = frozenset(
     ("slowstart", "track", "observe", "error-limit", "on-error", "on-marked-down", "on-marked-up")
 )
@@ -986,15 +1001,6 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     except ValueError as exc:
         raise fail(where, f"'server {name}' : {exc}") from None
     host, family = addr.host, addr.family
-    if family == "unspec":
-        resolved = _resolve(host)
-        if resolved is None:
-            ctx.errors.append(
-                f"[{where}] : 'server {p.name}/{name}' : could not resolve address '{host}'."
-            )
-            ctx.errors.append("Failed to initialize server(s) addr.")
-            return
-        host, family = resolved
     srv = ServerConf(name=name, host=host, port=addr.port, family=family, where=where)
     try:
         _server_options(srv, _default_server_words(p), where, "default-server")
@@ -1002,6 +1008,11 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     except ServerError as exc:
         ctx.errors.append(exc.render(p.name))
         return
+    if family == "unspec":  # a host name: `init-addr` says how it gets its first address
+        from lb.dns.config import initial_address
+
+        if not initial_address(ctx, p, srv, _resolve, where):
+            return
     if srv.check and srv.track:
         ctx.errors.append(
             f"[{where}] : 'server {p.name}/{name}' : "
@@ -1016,7 +1027,7 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     p.servers.append(srv)
 
 
-def _resolve(host: str) -> tuple[str, str] | None:
+def _resolve(host: str, prefer: str = "") -> tuple[str, str] | None:
     """Resolve a server host name once, at parse time, as HAProxy does by default."""
     import socket
 
@@ -1024,9 +1035,10 @@ def _resolve(host: str) -> tuple[str, str] | None:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return None
+    want = socket.AF_INET6 if prefer == "ipv6" else socket.AF_INET
     for fam, *_rest, sockaddr in infos:
-        if fam == socket.AF_INET:
-            return str(sockaddr[0]), "ipv4"
+        if fam == want:
+            return str(sockaddr[0]), "ipv6" if fam == socket.AF_INET6 else "ipv4"
     fam, *_rest, sockaddr = infos[0]
     return str(sockaddr[0]), "ipv6" if fam == socket.AF_INET6 else "ipv4"
 
@@ -1261,10 +1273,56 @@ def _log_format(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where,
     p.log_format_where = where
 
 
+def errorfile_entry(words: list[str], where: Where, sep: str) -> tuple[int, str]:
+    """`errorfile CODE FILE`, checked as HAProxy checks it when it reads the line
+    (`sep` is how the keyword is followed in its alerts: " :" in proxies, ":" in an
+    `http-errors` section)."""
+    from lb.http.errors import handled_status, load_errorfile
+
+    if len(words) < 3:
+        raise fail(where, f"errorfile{sep} expects <status_code> and <file> as arguments.")
+    code = _atol(words[1])
+    if not handled_status(code):
+        raise fail(where, f"errorfile : status code '{code}' not handled.")
+    try:
+        load_errorfile(words[2])
+    except ValueError as exc:
+        raise fail(where, f"errorfile : {exc}") from None
+    return code, words[2]
+
+
 @keyword("errorfile", ALL)
 def _errorfile(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
-    need_args(words, 2, where, "<status_code> and <file> as arguments")
-    p.errorfiles[to_int(words[1], where, "errorfile")] = words[2]
+    code, path = errorfile_entry(words, where, " :")
+    p.errorfiles.pop(code, None)  # written again: it now comes after earlier `errorfiles`
+    p.errorfiles[code] = path
+
+
+@keyword("errorfiles", ALL)
+def _errorfiles(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`errorfiles NAME [CODE…]`: the pages of an `http-errors` section (all, or those
+    codes), resolved once every section is read (lb.config.validate)."""
+    from lb.http.errors import handled_status
+
+    if len(words) < 2:
+        raise fail(where, "errorfiles : expects <name> as argument.")
+    codes = []
+    for text in words[2:]:
+        code = _atol(text)
+        if not handled_status(code):
+            raise fail(where, f"errorfiles : status code '{code}' not handled.")
+        codes.append(code)
+    p.errorfiles[("errorfiles", len(p.errorfiles))] = (words[1], tuple(codes), where)
+
+
+def _http_errors_errorfile(
+    ctx: ParseContext, sec: HttpErrorsConf, words: list[str], where: Where, n: bool
+) -> None:
+    code, path = errorfile_entry(words, where, ":")
+    sec.errorfiles[code] = path
+
+
+KEYWORDS["http-errors"]["errorfile"] = _http_errors_errorfile
 
 
 def _rule_list(attr: str) -> Handler:
@@ -1374,8 +1432,8 @@ def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
 # Only keywords a reader acts on (lb/persist.py, lb/rules_setup.py, lb/checks/,
 # lb/server_state.py). Others HAProxy knows (`capture`, `declare`, `redirect`,
 # `dispatch`, `email-alert`, `max-keep-alive-queue`,
-# `http-send-name-header`, `persist`, `external-check`, `server-template`,
-# `grace`) are refused as unknown keywords until something implements them.
+# `http-send-name-header`, `persist`, `external-check`, `grace`) are refused as
+# unknown keywords until something implements them.
 for _k, _secs in (
     ("cookie", BE),
     ("monitor", ("frontend", "listen")),
@@ -1580,3 +1638,7 @@ def _ul_user(ctx: ParseContext, u: UserlistConf, words: list[str], where: Where,
 def _ul_group(ctx: ParseContext, u: UserlistConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "a group name")
     u.groups[words[1]] = tuple(words[2:])
+
+
+# `resolvers` sections, the resolution server options and `server-template`
+from lb.dns import config as _dns_config  # noqa: E402, F401

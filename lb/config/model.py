@@ -121,7 +121,10 @@ class ProxyConf:
     logs: list[LogConf] = field(default_factory=list)
     log_format: str | None = None
     log_format_where: Where | None = None
-    errorfiles: dict[int, str] = field(default_factory=dict)
+    # `errorfile CODE FILE` (CODE: path) and `errorfiles NAME [CODE…]` (a ("errorfiles",
+    # n) key: (NAME, codes, where)) in the order written, the later winning;
+    # lb.config.validate resolves them into CODE: path only
+    errorfiles: dict[Any, Any] = field(default_factory=dict)
     acls: list[Rule] = field(default_factory=list)
     http_request: list[Rule] = field(default_factory=list)
     http_response: list[Rule] = field(default_factory=list)
@@ -226,6 +229,39 @@ class GlobalConf:
 
 
 @dataclass(slots=True)
+class HttpErrorsConf:
+    """An `http-errors` section: named `errorfile` lines for proxies' `errorfiles`."""
+
+    name: str
+    where: Where
+    errorfiles: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ResolversConf:
+    """A `resolvers` section: name servers and how run-time resolution behaves."""
+
+    name: str
+    where: Where
+    nameservers: list[tuple[str, str, int, Where]] = field(default_factory=list)  # id, ip, port
+    resolve_retries: int = 3
+    timeout_resolve: int = 1000  # ms between two resolutions of a name
+    timeout_retry: int = 1000  # ms before a query without answer is sent again
+    hold: dict[str, int] = field(
+        default_factory=lambda: {
+            "nx": 30000,
+            "other": 30000,
+            "refused": 30000,
+            "timeout": 30000,
+            "valid": 10000,
+            "obsolete": 0,
+        }
+    )
+    accepted_payload_size: int = 512
+    implicit: bool = False  # the `default` section made from /etc/resolv.conf
+
+
+@dataclass(slots=True)
 class Config:
     """A whole parsed configuration (one or several files)."""
 
@@ -236,6 +272,8 @@ class Config:
     programs: list[ProgramConf] = field(default_factory=list)
     peers: list[PeersConf] = field(default_factory=list)
     userlists: list[UserlistConf] = field(default_factory=list)
+    http_errors: dict[str, HttpErrorsConf] = field(default_factory=dict)
+    resolvers: dict[str, ResolversConf] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def proxy(self, name: str) -> ProxyConf | None:

@@ -11,11 +11,12 @@ import os
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
-from lb.config.errors import ConfigError
+from lb.config.errors import ConfigError, LexError
 from lb.config.keywords import KEYWORDS, SECTION_STARTERS, ParseContext
 from lb.config.lexer import Line, tokenize
 from lb.config.model import (
     Config,
+    HttpErrorsConf,
     PeersConf,
     ProgramConf,
     ProxyConf,
@@ -206,5 +207,24 @@ def _open_section(ctx: ParseContext, kw: str, words: list[str], where: Where) ->
         cfg.userlists.append(ul)
         ctx.section = ul
         return
-    ctx.section = None  # resolvers, mailers, cache, ring, http-errors: rejected below
+    if kw == "http-errors":
+        if len(words) < 2:
+            raise where.error("missing name for http-errors section.")
+        old = cfg.http_errors.get(words[1])
+        if old is not None:
+            raise LexError(
+                f"http-errors section '{words[1]}' already exists (declared at {old.where}).",
+                where.file,
+                where.line,
+            )
+        sec = HttpErrorsConf(name=words[1], where=where)
+        cfg.http_errors[words[1]] = sec
+        ctx.section = sec
+        return
+    if kw == "resolvers":
+        from lb.dns.config import open_section
+
+        open_section(ctx, words, where)
+        return
+    ctx.section = None  # mailers, cache, ring: rejected below
     raise where.error(f"section '{kw}' is not supported.")

@@ -18,6 +18,31 @@ def validate(cfg: Config, errors: list[str]) -> None:
         if p.kind == "frontend" and not p.binds:
             pass  # HAProxy accepts a frontend without bind (it just never receives traffic)
         _timeouts_warning(cfg, p)
+    for p in [*cfg.defaults.values(), *cfg.proxies]:
+        _resolve_errorfiles(cfg, p, errors)
+    from lb.dns.config import validate as validate_resolvers
+
+    validate_resolvers(cfg, errors)
+
+
+def _resolve_errorfiles(cfg: Config, p: ProxyConf, errors: list[str]) -> None:
+    """`errorfile` and `errorfiles` lines in the order written, the later winning:
+    what is left is CODE: path."""
+    final: dict[int, str] = {}
+    for key, value in p.errorfiles.items():
+        if isinstance(key, int):
+            final[key] = value
+            continue
+        name, codes, where = value
+        sec = cfg.http_errors.get(name)
+        if sec is None:
+            kind = "proxy" if p.kind != "defaults" else "defaults"
+            errors.append(f"{kind} '{p.name}': unknown http-errors section '{name}' (at {where}).")
+            continue
+        for code, path in sec.errorfiles.items():
+            if not codes or code in codes:
+                final[code] = path
+    p.errorfiles = final
 
 
 def _assign_ids(cfg: Config, errors: list[str]) -> None:

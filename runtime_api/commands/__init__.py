@@ -14,3 +14,6 @@ from runtime_api.commands import (
     dynamic_servers,  # noqa: F401
     errors,  # noqa: F401
 )
+
+# isort: split
+from runtime_api.commands import resolvers  # noqa: F401

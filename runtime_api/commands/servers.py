@@ -195,9 +195,9 @@ def _state_line(p: Any, s: Any, now: float) -> str:
         health = 0 if s.in_maint else int(s.conf.rise)
     check_port = s.check_port if s.check_port != s.port else 0
     fields = [
-        p.puid, p.name, s.puid, s.name, s.host, server_op_state(s), s.admin, s.uweight,
+        p.puid, p.name, s.puid, s.name, s.host or "-", server_op_state(s), s.admin, s.uweight,
         s.iweight, max(0, int(now - s.last_change)), status, result, health, cstate, 0, 0, 0,
-        "-", s.port, "-", 0, check_port, s.conf.check_addr or "-", "-", 0,
+        s.options.get("fqdn") or "-", s.port, "-", 0, check_port, s.conf.check_addr or "-", "-", 0,
     ]  # fmt: skip
     return " ".join(str(f) for f in fields) + "\n"
 

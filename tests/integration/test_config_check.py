@@ -82,13 +82,10 @@ _HEAD = "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n
 _SERVER_REJECTED = {
     "check-alpn": "check-alpn h2",
     "redir": "redir http://x",
-    "resolve-prefer": "resolve-prefer ipv4",
-    "init-addr": "init-addr none",
     "tfo": "tfo",
     "proto": "proto h2",
     "namespace": "namespace ns1",
     "minconn": "minconn 5",
-    "resolvers": "resolvers dns",
 }
 _PROXY_REJECTED = {
     "declare": ("frontend", "declare capture request len 20"),
@@ -98,7 +95,6 @@ _PROXY_REJECTED = {
     "http-send-name-header": ("backend", "http-send-name-header X-Srv"),
     "persist": ("backend", "persist rdp-cookie"),
     "external-check": ("backend", "external-check command /bin/true"),
-    "server-template": ("backend", "server-template s 1-2 127.0.0.1:80"),
 }
 _OPTION_REJECTED = [
     "dontlog-normal",
