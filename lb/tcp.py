@@ -344,6 +344,12 @@ class TcpConn(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.client_eof = True
+        be = self.backend
+        if self.phase in (T_QUEUE, T_CONNECT) and be is not None and be.options.get("abortonclose"):
+            # `option abortonclose`: a client that closes gives up its place (CQ / CC)
+            self.frontend.fe_counters.cli_aborts += 1
+            self._fail("CQ" if self.phase == T_QUEUE else "CC")
+            return False
         if self.inspecting is not None:
             self._inspect(self.inspecting)  # nothing more will come: decide now
         leg = self.leg

@@ -1448,13 +1448,14 @@ for _k, _secs in (
 
 
 # `option` names. Only options something acts on are listed; any other (e.g.
-# `abortonclose`, `logasap`, `http-buffer-request`) is an unknown option.
+# `logasap`, `http-buffer-request`) is an unknown option.
 OPTIONS: dict[str, frozenset[str]] = {
     # TCP keep-alive probes on client / server connections (SO_KEEPALIVE)
     "tcpka": ALL,
     "clitcpka": FE,
     "srvtcpka": BE,
     "nolinger": ALL,  # close with a reset, not a graceful FIN (SO_LINGER 0)
+    "abortonclose": BE,  # a client that closes drops its request while queued/connecting
     "httplog": ALL,
     "httpslog": FE,
     "tcplog": ALL,
@@ -1498,7 +1499,7 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
         )
     if name not in OPTIONS:
         raise fail(where, f"unknown option '{name}'.")
-    if len(words) > 2 and name in ("tcpka", "clitcpka", "srvtcpka", "nolinger"):
+    if len(words) > 2 and name in ("tcpka", "clitcpka", "srvtcpka", "nolinger", "abortonclose"):
         raise fail(where, f"'option {name}' cannot handle unexpected argument '{words[2]}'.")
     if p.kind not in OPTIONS[name]:
         ctx.warn(

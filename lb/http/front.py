@@ -183,7 +183,12 @@ class FrontConn(asyncio.Protocol):
         if self.phase in (P_HEAD, P_IDLE) and not self.buf:
             return None
         if self.stream is not None and self.phase in (P_WAIT_RESP, P_RESP, P_CONNECT, P_QUEUE):
-            # a client that half-closes after its request still gets the response
+            # a client that half-closes after its request still gets the response, unless
+            # `option abortonclose` drops it while it is queued or connecting (CQ / CC)
+            be = self.backend
+            queued = self.phase in (P_QUEUE, P_CONNECT)
+            if queued and be is not None and be.options.get("abortonclose"):
+                return None
             return True
         return None
 

@@ -99,7 +99,6 @@ _PROXY_REJECTED = {
 _OPTION_REJECTED = [
     "dontlog-normal",
     "logasap",
-    "abortonclose",
     "external-check",
     "prefer-last-server",
     "http-buffer-request",
