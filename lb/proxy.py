@@ -128,6 +128,10 @@ class Proxy:
         # httpclose / http-server-close: one server connection per request (either side)
         opts = conf.options
         self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))
+        # `http-send-name-header NAME`: (name as sent: lower case, as HAProxy sends
+        # it; the same to match the lines it replaces) or None
+        name = conf.options.get("send-name-header")
+        self.send_name_header = (name.lower().encode(),) * 2 if name else None
         self.reuse_mode = _REUSE_MODES.get(conf.http_reuse, REUSE_SAFE)
         # `capture request|response header`: (lower-case name, length) lists, or None
         self.cap_req = [(n.encode("latin-1"), k) for n, k in conf.capture_request] or None

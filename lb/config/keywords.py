@@ -1150,6 +1150,20 @@ def _source(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     p.options["source"] = source_address(words[1], where)
 
 
+@keyword("http-send-name-header", ALL)
+def _send_name_header(
+    ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool
+) -> None:
+    """The request header that names the server it is sent to, set at send time."""
+    if not p.is_backend and p.kind != "defaults":
+        cap = f"{p.kind} '{p.name}' has no backend capability"
+        ctx.warn(where, f"'http-send-name-header' ignored because {cap}.")
+        return
+    if len(words) < 2:
+        raise fail(where, "'http-send-name-header' requires a header string.")
+    p.options["send-name-header"] = words[1]
+
+
 @keyword("grace", ALL)
 def _grace(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     raise fail_bare(
@@ -1432,7 +1446,7 @@ def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
 # Only keywords a reader acts on (lb/persist.py, lb/rules_setup.py, lb/checks/,
 # lb/server_state.py). Others HAProxy knows (`capture`, `declare`, `redirect`,
 # `dispatch`, `email-alert`, `max-keep-alive-queue`,
-# `http-send-name-header`, `persist`, `external-check`, `grace`) are refused as
+# `persist`, `external-check`, `grace`) are refused as
 # unknown keywords until something implements them.
 for _k, _secs in (
     ("cookie", BE),

@@ -575,6 +575,9 @@ class FrontConn(asyncio.Protocol):
         self.phase = P_WAIT_RESP
         out = self.out_head
         self.out_head = b""
+        hdr = self.backend.send_name_header  # type: ignore[union-attr]
+        if hdr is not None:  # set now: a retry on another server sends that one's name
+            out = _with_server_name(out, hdr, self.server.name)  # type: ignore[union-attr]
         self.replay = out if self.req_done else None
         back.write(out)
         t = self.backend.t_server  # type: ignore[union-attr]
@@ -979,6 +982,19 @@ def _without_close(data: bytes) -> bytes:
     end = data.find(b"\r\n\r\n")
     i = data.find(b"\r\nconnection: close\r\n", 0, end + 2)
     return data if i < 0 else data[: i + 2] + data[i + 21 :]
+
+
+def _with_server_name(out: bytes, hdr: tuple[bytes, bytes], name: str) -> bytes:
+    """The request `out` (head, maybe body bytes after it) with every `hdr` line
+    replaced by one naming the server, at the end of the head."""
+    end = out.find(b"\r\n\r\n")
+    if end < 0:
+        return out
+    lines = out[:end].split(b"\r\n")
+    lname = hdr[1]
+    kept = [ln for ln in lines[1:] if ln.split(b":", 1)[0].strip().lower() != lname]
+    head = b"\r\n".join([lines[0], *kept, hdr[0] + b": " + name.encode()])
+    return head + out[end:]
 
 
 def _local_connection(data: bytes, keep: bool, http10: bool) -> bytes:

@@ -92,7 +92,6 @@ _PROXY_REJECTED = {
     "dispatch": ("backend", "dispatch 127.0.0.1:80"),
     "email-alert": ("backend", "email-alert to a@b"),
     "max-keep-alive-queue": ("backend", "max-keep-alive-queue 10"),
-    "http-send-name-header": ("backend", "http-send-name-header X-Srv"),
     "persist": ("backend", "persist rdp-cookie"),
     "external-check": ("backend", "external-check command /bin/true"),
 }
