@@ -8,11 +8,9 @@ from a section's table is an "unknown keyword" alert naming file and line.
 from __future__ import annotations
 
 import grp
-import ipaddress
 import os
 import pwd
 import re
-import socket
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -1117,23 +1115,21 @@ def _maxconn(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
 
 
 def source_address(text: str, where: Where) -> tuple[str, int]:
-    """`source <addr>[:<port>]`: the local address server connections are made from."""
-    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
-    if text.startswith("["):  # [v6]:port
-        host, _, port = text[1:].partition("]")
-        port = port[1:]
-    if port and not port.isdigit():
-        bad = port.lstrip("0123456789")[0]
-        msg = f"invalid character '{bad}' in port number '{port}' in '{text}'"
-        raise fail(where, f"'source {text}' : {msg}")
+    """`source <addr>[:<port>]`: the local address server connections are made from,
+    read as a server address is (names resolved once, here)."""
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            host = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
-        except (OSError, UnicodeError):
-            raise fail(where, f"'source {text}' : could not resolve address '{host}'.") from None
-    return host, int(port or 0)
+        addr = parse_server_addr(text)
+    except ValueError as exc:
+        raise fail(where, f"'source {text}' : {exc}") from None
+    if addr.family not in ("ipv4", "ipv6", "unspec") or addr.port_offset:
+        raise fail(where, f"'source {text}' : an IP address and an optional port expected.")
+    host = addr.host
+    if addr.resolve:
+        found = _resolve(host)
+        if found is None:
+            raise fail(where, f"'source {text}' : could not resolve address '{host}'.")
+        host = found[0]
+    return host, addr.port
 
 
 @keyword("source", BE)
