@@ -30,7 +30,7 @@ import re
 import zlib
 from typing import Any
 
-from lb.http.h1 import MAX_CHUNK_LINE, H1Error, Head
+from lb.http.h1 import ChunkedReader, H1Error, Head
 
 # configuration name -> (name in Accept-Encoding / Content-Encoding, zlib wbits or None)
 ALGOS: dict[str, tuple[bytes, int | None]] = {
@@ -220,7 +220,7 @@ class Compressor:
         wbits = algo.wbits
         self.z = None if wbits is None else zlib.compressobj(algo.level, zlib.DEFLATED, wbits)
         self.left = left
-        self.dechunk = Dechunker() if chunked else None
+        self.dechunk = ChunkedReader(keep_trailers=True) if chunked else None
         self.counters = counters
 
     def run(self, payload: bytes, end: bool, trailers: bytes = b"") -> bytes:
@@ -332,16 +332,18 @@ def feed(back: Any, data: bytes, pos: int) -> None:
             back.reusable = False  # bytes after the body
         end = comp.left == 0
     else:
+        parts: list[bytes] = []
         try:
-            payload, end, extra = dechunk.feed(data, pos)
+            after, end = dechunk.feed(data, pos, parts)
         except H1Error:
             back.reusable = False
             back.comp = None
             front.abort_from_server()
             return
+        payload = b"".join(parts)
         if end:
-            trailers = dechunk.trailers
-            if extra:
+            trailers = dechunk.trailers or b""
+            if after < len(data):
                 back.reusable = False
     out = comp.run(payload, end, trailers)
     if out:
@@ -354,62 +356,3 @@ def feed(back: Any, data: bytes, pos: int) -> None:
                 c.comp_in += 1  # HAProxy counts one more byte for a chunked message's end
         if back.front is not None:
             back._done()
-
-
-class Dechunker:
-    """Reads a chunked body and hands out its payload (and keeps its trailers)."""
-
-    __slots__ = ("state", "left", "line", "trailers")
-
-    SIZE, DATA, DATA_CRLF, TRAILER = range(4)
-
-    def __init__(self) -> None:
-        self.state = self.SIZE
-        self.left = 0
-        self.line = b""
-        self.trailers = b""
-
-    def feed(self, data: bytes, pos: int) -> tuple[bytes, bool, bool]:
-        """(payload found from `pos`, body finished, bytes left after the body)."""
-        parts: list[bytes] = []
-        n = len(data)
-        while pos < n:
-            st = self.state
-            if st == self.DATA:
-                take = min(self.left, n - pos)
-                parts.append(data[pos : pos + take])
-                pos += take
-                self.left -= take
-                if self.left == 0:
-                    self.state = self.DATA_CRLF
-                continue
-            nl = data.find(b"\n", pos, min(n, pos + MAX_CHUNK_LINE + 1))
-            if nl < 0:
-                self.line += data[pos:n]
-                if len(self.line) > MAX_CHUNK_LINE:
-                    raise H1Error(502, "chunk line too long", pos)
-                break
-            line = self.line + data[pos:nl]
-            self.line = b""
-            pos = nl + 1
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if st == self.SIZE:
-                size_txt = line.split(b";", 1)[0].strip(b" \t")
-                if not size_txt or len(size_txt) > 15 or size_txt.strip(b"0123456789abcdefABCDEF"):
-                    raise H1Error(502, "invalid chunk size", pos)
-                size = int(size_txt, 16)
-                if size == 0:
-                    self.state = self.TRAILER
-                else:
-                    self.left = size
-                    self.state = self.DATA
-            elif st == self.DATA_CRLF:
-                if line:
-                    raise H1Error(502, "missing CRLF after chunk", pos)
-                self.state = self.SIZE
-            elif line:  # a trailer field
-                self.trailers += line + b"\r\n"
-            else:
-                return b"".join(parts), True, pos < n
-        return b"".join(parts), False, False

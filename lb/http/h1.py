@@ -349,19 +349,27 @@ def response_has_body(status: int, method: bytes) -> bool:
 
 
 class ChunkedReader:
-    """Walks a chunked body to find where it ends, without copying it."""
+    """Walks a chunked body to find where it ends, without copying it; when asked,
+    hands out the payload (`feed`'s `payload` list) and keeps the trailer fields."""
 
-    __slots__ = ("state", "left", "line")
+    __slots__ = ("state", "left", "line", "trailers")
 
     SIZE, DATA, DATA_CRLF, TRAILER, DONE = range(5)
 
-    def __init__(self) -> None:
+    def __init__(self, keep_trailers: bool = False) -> None:
         self.state = self.SIZE
         self.left = 0
         self.line = b""
+        self.trailers: bytes | None = b"" if keep_trailers else None
 
-    def feed(self, data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[int, bool]:
-        """Consume from `pos`; return (position after what was consumed, finished)."""
+    def feed(
+        self,
+        data: bytes | bytearray | memoryview,
+        pos: int = 0,
+        payload: list[bytes] | None = None,
+    ) -> tuple[int, bool]:
+        """Consume from `pos`; return (position after what was consumed, finished).
+        With `payload`, the chunk data found is appended to it."""
         if isinstance(data, memoryview):
             data = data.tobytes()
         n = len(data)
@@ -369,6 +377,8 @@ class ChunkedReader:
             st = self.state
             if st == self.DATA:
                 take = min(self.left, n - pos)
+                if payload is not None:
+                    payload.append(bytes(data[pos : pos + take]))
                 pos += take
                 self.left -= take
                 if self.left == 0:
@@ -406,7 +416,10 @@ class ChunkedReader:
                 if line:
                     raise H1Error(400, "missing CRLF after chunk", pos)
                 self.state = self.SIZE
-            elif st == self.TRAILER and not line:
-                self.state = self.DONE
-                return pos, True
+            elif st == self.TRAILER:
+                if not line:
+                    self.state = self.DONE
+                    return pos, True
+                if self.trailers is not None:
+                    self.trailers += line + b"\r\n"
         return pos, self.state == self.DONE

@@ -180,6 +180,19 @@ def test_chunked_feed_from_pos_and_memoryview():
     assert r.feed(memoryview(data), 4) == (len(data), True)
 
 
+@pytest.mark.parametrize("cut", range(1, len(BODY)))
+def test_chunked_payload_and_trailers_split_anywhere(cut):
+    """What compression reads: the chunk data and the trailer fields, in any cut."""
+    r = ChunkedReader(keep_trailers=True)
+    parts: list[bytes] = []
+    end1, done1 = r.feed(BODY[:cut], 0, parts)
+    end2, done2 = r.feed(BODY[cut:] + b"GET", 0, parts)
+    assert not done1 and done2 and end1 == cut and end2 == len(BODY) - cut
+    assert b"".join(parts) == b"hello" + b"z" * 26
+    assert r.trailers == b"Trailer: t\r\n"
+    assert ChunkedReader().trailers is None  # (framing only: nothing kept)
+
+
 def test_chunked_no_trailer_and_lf_only():
     r = ChunkedReader()
     assert r.feed(b"3\nabc\n0\n\n") == (len(b"3\nabc\n0\n\n"), True)
