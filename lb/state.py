@@ -96,7 +96,7 @@ class State:
             acls = acl_setup.proxy_acls(self, p)
             p.rate_limit_sessions = pc.rate_limit_sessions if p.is_frontend else 0
             if p.is_backend:
-                p.server_sockopts = self._server_sockopts(p)
+                p.server_sockopts = self._sockopts(p, "srv")
             try:
                 p.http_req_rules = compile_http_request(pc.http_request, acls, p)
             except ConfigError:
@@ -172,31 +172,20 @@ class State:
 
     # ------------------------------------------------------------ running
 
-    def _client_sockopts(self, p: Proxy) -> dict[str, Any]:
-        """Socket settings of a frontend's client connections, set on its listening
-        sockets (accepted sockets inherit them): `option tcpka|clitcpka` with
-        `clitcpka-*`, `tune.rcvbuf.client` / `tune.sndbuf.client`, `option nolinger`."""
+    def _sockopts(self, p: Proxy, side: str) -> dict[str, Any] | None:
+        """Socket settings of a proxy's connections on one side (`cli`: the clients,
+        set on the listening sockets, which accepted ones inherit; `srv`: each new
+        server connection): `option tcpka|clitcpka|srvtcpka` with their `-cnt|idle|
+        intvl`, `tune.rcvbuf|sndbuf.client|server` and `option nolinger`."""
         o, tune = p.conf.options, self.cfg.global_.tune
+        own = f"{side}tcpka"
         out: dict[str, Any] = {}
-        if o.get("clitcpka") or (o.get("tcpka") and o.get("clitcpka") is not False):
-            out["so-keepalive"] = tuple(o.get(f"clitcpka-{k}") for k in ("cnt", "idle", "intvl"))
+        if o.get(own) or (o.get("tcpka") and o.get(own) is not False):
+            out["so-keepalive"] = tuple(o.get(f"{own}-{k}") for k in ("cnt", "idle", "intvl"))
+        peer = "client" if side == "cli" else "server"
         for key in ("rcvbuf", "sndbuf"):
-            if tune.get(f"{key}.client"):
-                out[f"so-{key}"] = tune[f"{key}.client"]
-        if o.get("nolinger") and p.is_frontend:
-            out["so-nolinger"] = True
-        return out
-
-    def _server_sockopts(self, p: Proxy) -> dict[str, Any] | None:
-        """The same for a backend's server connections: `option tcpka|srvtcpka` with
-        `srvtcpka-*`, `tune.rcvbuf.server` / `tune.sndbuf.server`, `option nolinger`."""
-        o, tune = p.conf.options, self.cfg.global_.tune
-        out: dict[str, Any] = {}
-        if o.get("srvtcpka") or (o.get("tcpka") and o.get("srvtcpka") is not False):
-            out["so-keepalive"] = tuple(o.get(f"srvtcpka-{k}") for k in ("cnt", "idle", "intvl"))
-        for key in ("rcvbuf", "sndbuf"):
-            if tune.get(f"{key}.server"):
-                out[f"so-{key}"] = tune[f"{key}.server"]
+            if tune.get(f"{key}.{peer}"):
+                out[f"so-{key}"] = tune[f"{key}.{peer}"]
         if o.get("nolinger"):
             out["so-nolinger"] = True
         return out or None
@@ -209,7 +198,7 @@ class State:
         for p in self.proxies:
             if not p.is_frontend or p.conf.disabled:
                 continue
-            client = self._client_sockopts(p)
+            client = self._sockopts(p, "cli")
             for b in p.conf.binds:
                 opts = {**b.options, **client} if client else b.options
                 for a in b.addrs:
