@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
+from lb.config.units import atol as atoi  # noqa: F401  (C's atoi, read here)
+
 _SPACE = " \t\n\r\f\v"
-
-
-def atoi(text: str) -> int:
-    """C's atoi: optional sign and leading digits; 0 when there are none."""
-    text = text.lstrip(_SPACE)
-    sign = 1
-    if text[:1] in ("+", "-"):
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    end = 0
-    while end < len(text) and text[end] in "0123456789":
-        end += 1
-    return sign * int(text[:end]) if end else 0
 
 
 def strtol0(text: str) -> tuple[int, str]:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lb.config.units import atol
+
 TIMER_MAX_MS = 2147483647
 
 _UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
@@ -133,20 +135,6 @@ def parse_time_ms(text: str, keyword: str, server_name: str = "") -> int:
     return ms
 
 
-def _atol(text: str) -> int:
-    sign = 1
-    s = text.strip()
-    if s[:1] in "+-" and s:
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    digits = ""
-    for ch in s:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return sign * int(digits) if digits else 0
-
-
 # keyword -> number of arguments; scanned by parse_server_check_options
 SERVER_CHECK_KEYWORDS = {
     "inter": 1,
@@ -190,12 +178,12 @@ def parse_server_check_options(
                 )
             changes[kw] = ms
         elif kw in ("rise", "fall"):
-            n = _atol(value)
+            n = atol(value)
             if n <= 0:
                 raise CheckConfigError(f"'{kw}' has to be > 0.")
             changes[kw] = n
         elif kw == "port":
-            changes["port"] = _atol(value) or None
+            changes["port"] = atol(value) or None
         else:
             changes["addr"] = value
         i += 2

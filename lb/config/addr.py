@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from lb.config.units import atol
+
 BindFamily = Literal["ipv4", "ipv6", "unix", "abns", "fd", "sockpair"]
 ServerFamily = Literal["ipv4", "ipv6", "unspec", "unix", "abns", "sockpair"]
 
@@ -111,15 +113,6 @@ def _ipv6_literal(host: str) -> str | None:
         return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
     except (OSError, ValueError):
         return None
-
-
-def _atoi(text: str) -> int:
-    digits = ""
-    for c in text:
-        if not (c.isascii() and c.isdigit()):
-            break
-        digits += c
-    return int(digits) if digits else 0
 
 
 def _strip_prefix(elem: str) -> tuple[str, str]:
@@ -209,12 +202,12 @@ def _bind_ports(elem: str, port: str | None) -> range:
     if not (port[0].isascii() and port[0].isdigit()):
         raise ValueError(f"invalid character '{port[0]}' in port number '{port}' in '{elem}'")
     low_s, dash, high_s = port.partition("-")
-    low = _atoi(low_s)
+    low = atol(low_s)
     if not 1 <= low <= 65535:
         raise ValueError(f"invalid port '{low_s}'")
     high = low
     if dash:
-        high = _atoi(high_s)
+        high = atol(high_s)
         if not 1 <= high <= 65535:
             raise ValueError(f"invalid port '{high_s}'")
         if low > high:
@@ -279,13 +272,13 @@ def parse_server_addr(text: str) -> ServerAddr:
             raise ValueError(f"port range not permitted here in '{elem}'")
         if port_s[0] in "+-":
             offset = True
-            port = _atoi(port_s[1:]) * (-1 if port_s[0] == "-" else 1)
+            port = atol(port_s[1:]) * (-1 if port_s[0] == "-" else 1)
         elif not (port_s[0].isascii() and port_s[0].isdigit()):
             raise ValueError(
                 f"invalid character '{port_s[0]}' in port number '{port_s}' in '{elem}'"
             )
         else:
-            port = _atoi(port_s)
+            port = atol(port_s)
             if port > 65535:
                 raise ValueError(f"invalid port '{port_s}'")
     family = kind if kind in ("ipv4", "ipv6") else ""

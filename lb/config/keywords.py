@@ -31,7 +31,7 @@ from lb.config.model import (
     UserlistConf,
     Where,
 )
-from lb.config.units import parse_size, parse_time
+from lb.config.units import atol, parse_size, parse_time
 
 Handler = Callable[["ParseContext", Any, list[str], Where, bool], None]
 
@@ -221,7 +221,7 @@ def _g_stats(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n
         need_args(words, 2, where, "<time> as argument")
         g.stats_timeout = time_arg(words[2], where, "stats timeout")
     elif sub == "maxconn":
-        value = _atol(words[2]) if len(words) > 2 else 0
+        value = atol(words[2]) if len(words) > 2 else 0
         if value <= 0:
             raise fail(where, "'stats maxconn' expects a positive value")
         g.stats_maxconn = value
@@ -257,7 +257,7 @@ def _g_sockbuf(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where,
     """Kernel socket buffer sizes for client / server connections (0: the system's)."""
     if len(words) < 2 or not words[1]:
         raise fail(where, f"'{words[0]}' expects an integer argument.")
-    g.tune[words[0][len("tune.") :]] = max(_atol(words[1]), 0)
+    g.tune[words[0][len("tune.") :]] = max(atol(words[1]), 0)
 
 
 def _g_tune(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
@@ -400,7 +400,7 @@ def _ulimit_n(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, 
         return
     if len(words) < 2 or not words[1]:
         raise fail(where, "'ulimit-n' expects an integer argument.")
-    g.ulimit_n = max(_atol(words[1]), 0)
+    g.ulimit_n = max(atol(words[1]), 0)
 
 
 @keyword("spread-checks", ("global",))
@@ -415,7 +415,7 @@ def _spread_checks(
         raise fail_bare(where, "'spread-checks' expects an integer argument (0..50).")
     if len(words) > 2:
         raise fail(where, f"'spread-checks' cannot handle unexpected argument '{words[2]}'.")
-    value = _atol(words[1])
+    value = atol(words[1])
     if not 0 <= value <= 50:
         raise fail_bare(where, "'spread-checks' needs a positive value in range 0..50.")
     g.spread_checks = value
@@ -650,7 +650,7 @@ def _bind_options(
         if o == "name":
             bind.name = val
         elif o in ("maxconn", "backlog"):
-            n = _atol(val)
+            n = atol(val)
             if n < 0:
                 must = ">= 0" if o == "maxconn" else "> 0"
                 raise fail_opt(f"'{o}' : invalid value {n}, must be {must}")
@@ -663,7 +663,7 @@ def _bind_options(
         elif o == "id":
             _bind_id(p, bind, val, fail_opt)
         elif o == "mss":
-            n = _atol(val)
+            n = atol(val)
             if not 1 <= abs(n) <= 65535:
                 raise fail_opt("'mss' : expects an MSS with and absolute value between 1 and 65535")
             bind.options[o] = n
@@ -687,7 +687,7 @@ def _bind_options(
                 raise fail_opt(f"'mode' : missing or invalid mode '{val}' (octal integer expected)")
             bind.options[o] = int(val, 8)
         elif o in ("uid", "gid"):
-            bind.options[o] = _atol(val)
+            bind.options[o] = atol(val)
         elif o == "user":
             try:
                 bind.options["uid"] = pwd.getpwnam(val).pw_uid
@@ -930,7 +930,7 @@ def _health_option(srv: ServerConf, o: str, val: str, where: Where) -> None:
     elif o == "error-limit":
         if not val:
             raise bad("'error-limit' expects an integer argument..")
-        n = _atol(val)
+        n = atol(val)
         if n <= 0:
             raise bad("error-limit has to be > 0..")
         srv.error_limit = n
@@ -949,15 +949,6 @@ def _health_option(srv: ServerConf, o: str, val: str, where: Where) -> None:
         raise bad(f"'on-marked-up' expects 'shutdown-backup-sessions' but got '{val}'.")
     else:
         srv.on_marked_up = val
-
-
-def _atol(text: str) -> int:
-    """C's atol: leading sign and digits, 0 when there are none."""
-    t = text.strip()
-    sign = -1 if t[:1] == "-" else 1
-    t = t[1:] if t[:1] in "+-" else t
-    digits = t[: len(t) - len(t.lstrip("0123456789"))]
-    return sign * int(digits) if digits else 0
 
 
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
@@ -1175,7 +1166,7 @@ def _backlog(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
         ctx.warn(where, f"'backlog' ignored because {cap}.")
         return
     need_args(words, 1, where, "an integer argument")
-    p.backlog = max(_atol(words[1]), 0)
+    p.backlog = max(atol(words[1]), 0)
 
 
 @keyword("rate-limit", ALL)
@@ -1291,7 +1282,7 @@ def errorfile_entry(words: list[str], where: Where, sep: str) -> tuple[int, str]
 
     if len(words) < 3:
         raise fail(where, f"errorfile{sep} expects <status_code> and <file> as arguments.")
-    code = _atol(words[1])
+    code = atol(words[1])
     if not handled_status(code):
         raise fail(where, f"errorfile : status code '{code}' not handled.")
     try:
@@ -1318,7 +1309,7 @@ def _errorfiles(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where,
         raise fail(where, "errorfiles : expects <name> as argument.")
     codes = []
     for text in words[2:]:
-        code = _atol(text)
+        code = atol(text)
         if not handled_status(code):
             raise fail(where, f"errorfiles : status code '{code}' not handled.")
         codes.append(code)

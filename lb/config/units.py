@@ -20,6 +20,20 @@ TIMER_MAX_MS = 2**31 - 1
 #: largest size value (HAProxy parses sizes into an unsigned 32-bit integer)
 SIZE_MAX = 2**32 - 1
 
+_C_SPACE = " \t\n\v\f\r"
+
+
+def atol(text: str) -> int:
+    """C's atol/atoi, as HAProxy reads many numbers: blanks, an optional sign, then
+    the leading digits; 0 when there are none (`abc` is 0, `16k` is 16)."""
+    t = text.lstrip(_C_SPACE)
+    sign = -1 if t[:1] == "-" else 1
+    if t[:1] in ("+", "-"):
+        t = t[1:]
+    n = len(t) - len(t.lstrip("0123456789"))
+    return sign * int(t[:n]) if n else 0
+
+
 _UNIT_US = {"us": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 _UNIT_US["d"] = 24 * _UNIT_US["h"]
 _SIZE_MULT = {"k": 1024, "m": 1024**2, "g": 1024**3}

@@ -21,6 +21,7 @@ from lb.config.keywords import (
     time_arg,
 )
 from lb.config.model import Config, ProxyConf, ResolversConf, ServerConf, Where
+from lb.config.units import atol
 
 RESOLV_CONF = "/etc/resolv.conf"
 DEFAULT_SECTION = "default"
@@ -179,7 +180,7 @@ def _resolve_retries(
 ) -> None:
     if len(words) < 2 or not words[1]:
         raise where.error("'resolve_retries' expects <nb> as argument.")
-    sec.resolve_retries = _atoi(words[1])
+    sec.resolve_retries = atol(words[1])
 
 
 @keyword("accepted_payload_size", _SECTION)
@@ -188,17 +189,12 @@ def _payload_size(
 ) -> None:
     if len(words) < 2 or not words[1]:
         raise where.error("'accepted_payload_size' expects <nb> as argument.")
-    size = _atoi(words[1])
+    size = atol(words[1])
     if not 12 <= size <= 65535:
         raise where.error(
             f"'accepted_payload_size' must be between 12 and 65535 inclusive (was {size})."
         )
     sec.accepted_payload_size = size
-
-
-def _atoi(text: str) -> int:
-    m = re.match(r"\s*([+-]?\d+)", text)
-    return int(m.group(1)) if m else 0
 
 
 # ---------------------------------------------------------------- server options

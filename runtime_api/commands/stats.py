@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lb.config.units import atol
 from runtime_api import stats_rows
 from runtime_api.registry import CliError, CliMessage, CommandContext, Level, arg, command
 from runtime_api.stats_format import (
@@ -27,17 +28,9 @@ __all__ = ["atoi", "parse_show_stat"]
 
 
 def atoi(text: str) -> int:
-    """C ``atoi``: optional sign and leading digits, 0 when there are none."""
-    text = text.lstrip(" \t")
-    sign = 1
-    if text[:1] in "+-" and text:
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    digits = len(text) - len(text.lstrip("0123456789"))
-    value = int(text[:digits]) if digits else 0
-    value *= sign
-    # wrap like a 32-bit int, as HAProxy's atoi() result does in practice
-    return (value + 2**31) % 2**32 - 2**31
+    """C ``atoi`` (lb.config.units.atol), wrapped like a 32-bit int as HAProxy's
+    atoi() result is in practice."""
+    return (atol(text) + 2**31) % 2**32 - 2**31
 
 
 @command("show info", level=Level.USER)
