@@ -1137,14 +1137,29 @@ def _source(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
     p.options["source"] = source_address(words[1], where)
 
 
+def lacks_side(p: ProxyConf, side: str) -> str:
+    """Why a `side` ("frontend" / "backend") setting does nothing in `p`, in the words
+    HAProxy's "ignored because …" warnings end with; "" when `p` has that side."""
+    if p.kind == "defaults" or (p.is_frontend if side == "frontend" else p.is_backend):
+        return ""
+    return f"{p.kind} '{p.name}' has no {side} capability"
+
+
+def strict_uint(kw: str, text: str, where: Where) -> int:
+    """A count HAProxy reads digit by digit: anything else is named in the alert."""
+    if not text.isdigit():
+        bad = text.lstrip("0123456789")[0]
+        raise fail(where, f"'{kw}' : unexpected character '{bad}' in integer value '{text}'")
+    return int(text)
+
+
 @keyword("http-send-name-header", ALL)
 def _send_name_header(
     ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool
 ) -> None:
     """The request header that names the server it is sent to, set at send time."""
-    if not p.is_backend and p.kind != "defaults":
-        cap = f"{p.kind} '{p.name}' has no backend capability"
-        ctx.warn(where, f"'http-send-name-header' ignored because {cap}.")
+    if why := lacks_side(p, "backend"):
+        ctx.warn(where, f"'http-send-name-header' ignored because {why}.")
         return
     if len(words) < 2:
         raise fail(where, "'http-send-name-header' requires a header string.")
@@ -1161,9 +1176,8 @@ def _grace(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
 @keyword("backlog", ALL)
 def _backlog(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     """The listen queue length of this frontend's binds (a bind's own `backlog` wins)."""
-    if not p.is_frontend and p.kind != "defaults":
-        cap = f"{p.kind} '{p.name}' has no frontend capability"
-        ctx.warn(where, f"'backlog' ignored because {cap}.")
+    if why := lacks_side(p, "frontend"):
+        ctx.warn(where, f"'backlog' ignored because {why}.")
         return
     need_args(words, 1, where, "an integer argument")
     p.backlog = max(atol(words[1]), 0)
@@ -1180,19 +1194,11 @@ def _rate_limit(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where,
         raise fail(
             where, "'rate-limit sessions' expects expects an integer value (in sessions/second)"
         )
-    text = words[2]
-    if not text.isdigit():
-        bad = text.lstrip("0123456789")[0]
-        msg = f"unexpected character '{bad}' in integer value '{text}'"
-        raise fail(where, f"'rate-limit sessions' : {msg}")
-    if not p.is_frontend and p.kind != "defaults":
-        ctx.warn(
-            where,
-            f"rate-limit sessions will be ignored because {p.kind} '{p.name}' has no "
-            "frontend capability",
-        )
+    value = strict_uint("rate-limit sessions", words[2], where)
+    if why := lacks_side(p, "frontend"):
+        ctx.warn(where, f"rate-limit sessions will be ignored because {why}")
         return
-    p.rate_limit_sessions = int(text)
+    p.rate_limit_sessions = value
 
 
 @keyword("fullconn", BE)
@@ -1543,23 +1549,17 @@ def _tcpka_setting(
         raise fail(where, f"'{kw}' expects an integer value")
     text = words[1]
     if kw.endswith("-cnt"):
-        if not text.isdigit():
-            bad = text.lstrip("0123456789")[0]
-            msg = f"unexpected character '{bad}' in integer value '{text}'"
-            raise fail(where, f"'{kw}' : {msg}")
-        value = int(text)
+        value = strict_uint(kw, text, where)
     else:
         try:
             value = parse_time(text, "s") // 1000
         except ValueError:
             bad = text.lstrip("0123456789")[:1] or text[:1]
             raise fail(where, f"unexpected character '{bad}' in argument to <{kw}>.") from None
-    side_fe = kw.startswith("cli")
-    if (p.is_frontend if side_fe else p.is_backend) or p.kind == "defaults":
-        p.options[kw] = value
+    if why := lacks_side(p, "frontend" if kw.startswith("cli") else "backend"):
+        ctx.warn(where, f"{kw} will be ignored because {why}")
         return
-    cap = "frontend" if side_fe else "backend"
-    ctx.warn(where, f"{kw} will be ignored because {p.kind} '{p.name}' has no {cap} capability")
+    p.options[kw] = value
 
 
 for _s in PROXY_KINDS:  # (a section without that side gets a warning)
