@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -185,6 +186,74 @@ def run_lb(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+# ---------------------------------------------------------------- the real haproxy
+
+
+def run_haproxy_check(cfg: Path) -> subprocess.CompletedProcess[str] | None:
+    """`haproxy -c -f CFG` run to completion, or None when haproxy is not installed."""
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        return None
+    return subprocess.run(
+        [haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=20
+    )
+
+
+@contextlib.contextmanager
+def haproxy_serving(cfg: Path, ports: list[int]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real haproxy (`-db`) on CFG, once it listens on `ports`; stopped by pid after."""
+    haproxy = shutil.which("haproxy")
+    assert haproxy is not None, "haproxy is not installed"
+    proc = subprocess.Popen(
+        [haproxy, "-db", "-f", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert all(wait_port(p) for p in ports), f"haproxy did not listen on {ports}"
+        yield proc
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+# ---------------------------------------------------------------- another process's sockets
+
+_SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
+
+
+def peer_socket(
+    pid: int, match: Callable[[socket.socket], bool], family: int = socket.AF_INET
+) -> socket.socket | None:
+    """A duplicate (pidfd_getfd(2): needs root) of the first TCP socket of `family` in
+    process `pid` that `match` accepts, to read the options that process set on it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            fd = libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                continue
+            s = socket.socket(fileno=fd)
+            with contextlib.suppress(OSError):
+                if s.family == family and s.type == socket.SOCK_STREAM and match(s):
+                    return s
+            s.close()
+    finally:
+        os.close(pidfd)
+    return None
 
 
 # ---------------------------------------------------------------- HTTP parsing helpers

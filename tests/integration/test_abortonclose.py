@@ -8,13 +8,12 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from itest import HOST, Backend, free_port, wait_port
+from itest import HOST, Backend, free_port, haproxy_serving
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -81,20 +80,9 @@ def test_http_queued_request(lb, backend, tmp_path: Path, option: bool) -> None:
     ref_port = free_port()
     cfg = tmp_path / "h.cfg"
     cfg.write_text(cfg_text("http", ref_port, b.port, option))
-    proc = subprocess.Popen(
-        [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert wait_port(ref_port)
+    with haproxy_serving(cfg, [ref_port]):
         ref_took, ref_got = queued_client_outcome(ref_port, HTTP_FIRST, HTTP_SECOND)
         assert (ref_got == b"") == (got == b""), (ref_took, ref_got)
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_tcp_queued_session(lb) -> None:  # noqa: ANN001

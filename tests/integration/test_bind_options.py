@@ -4,8 +4,6 @@ HAProxy's sentences (checked against haproxy 2.6.12 `-c`)."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import shutil
 import socket
@@ -14,40 +12,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, get, http_cfg, run_lb, wait_until
+from itest import HOST, free_port, get, http_cfg, peer_socket, run_lb, wait_until
 
 from lb.tls import devpki
 
 pytestmark = pytest.mark.timeout(30)
 
-_SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
-_libc = ctypes.CDLL(None, use_errno=True)
-
 
 def _peer_listener(pid: int, port: int, family: int = socket.AF_INET) -> socket.socket:
     """A duplicate of process `pid`'s listening socket on `port` (pidfd_getfd(2))."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        for name in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                    continue
-            fd = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
-            if fd < 0:
-                continue
-            s = socket.socket(fileno=fd)
-            with contextlib.suppress(OSError):
-                if (
-                    s.family == family
-                    and s.type == socket.SOCK_STREAM
-                    and s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-                    and s.getsockname()[1] == port
-                ):
-                    return s
-            s.close()
-    finally:
-        os.close(pidfd)
-    raise AssertionError(f"no listening socket on port {port} in process {pid}")
+    s = peer_socket(
+        pid,
+        lambda s: (
+            bool(s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+            and s.getsockname()[1] == port
+        ),
+        family,
+    )
+    if s is None:
+        raise AssertionError(f"no listening socket on port {port} in process {pid}")
+    return s
 
 
 needs_root = pytest.mark.skipif(

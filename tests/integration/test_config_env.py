@@ -4,13 +4,11 @@ same file."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, get, run_lb, wait_port
+from itest import HOST, free_port, get, haproxy_serving, run_lb
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,19 +54,8 @@ def test_environment_changes_as_the_file_is_read(lb, tmp_path, monkeypatch) -> N
     ref_port = free_port()
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(env_cfg(ref_port))
-    proc = subprocess.Popen(
-        [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert wait_port(ref_port)
+    with haproxy_serving(cfg, [ref_port]):
         assert get(ref_port, "/").body.decode() == want
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, wait_port
+from itest import HOST, free_port, haproxy_serving
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -162,18 +161,7 @@ def test_error_answers_as_haproxy(lb, tmp_path: Path) -> None:  # noqa: ANN001
         ref_ports = [free_port() for _ in range(5)]
         cfg = tmp_path / "h.cfg"
         cfg.write_text(cfg_text(tmp_path, ref_ports, up))
-        proc = subprocess.Popen(
-            [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            assert all(wait_port(p) for p in ref_ports)
+        with haproxy_serving(cfg, ref_ports):
             assert results(ref_ports) == got
-        finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
     finally:
         up.close()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, run_lb, wait_until
+from itest import HOST, free_port, run_haproxy_check, run_lb, wait_until
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -120,6 +120,5 @@ def test_alerts_as_haproxy(tmp_path: Path, line: str, alert: str) -> None:
     want = f"parsing [{f}:8] : {alert}"
     out = run_lb("-c", "-f", str(f))
     assert out.returncode == 1 and want in out.stderr, out.stderr
-    if haproxy := shutil.which("haproxy"):
-        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+    if (ref := run_haproxy_check(f)) is not None:
         assert want in ref.stderr, ref.stderr

@@ -3,13 +3,12 @@ Config alerts are compared with HAProxy 2.6's `-c` where it is installed."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, Backend, free_port, http_cfg, run_lb, wait_until
+from itest import HOST, Backend, free_port, http_cfg, run_haproxy_check, run_lb, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -105,8 +104,7 @@ def test_alerts_as_haproxy(tmp_path: Path, body: str, code: int, alerts: list[st
     out = run_lb("-c", "-f", str(f))
     assert out.returncode == code, out.stderr
     assert alerts_of(out.stderr)[: len(want)] == want, out.stderr
-    if haproxy := shutil.which("haproxy"):
-        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+    if (ref := run_haproxy_check(f)) is not None:
         assert alerts_of(ref.stderr)[: len(want)] == want, ref.stderr
 
 

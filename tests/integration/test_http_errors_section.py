@@ -4,14 +4,12 @@ later wins); answers and alerts compared with HAProxy 2.6."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, run_lb, wait_port
+from itest import HOST, free_port, haproxy_serving, run_haproxy_check, run_lb
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -74,21 +72,10 @@ def test_errorfiles_in_order(lb, tmp_path: Path, lines: str, want: bytes) -> Non
     ref_port = free_port()
     cfg = tmp_path / "h.cfg"
     cfg.write_text(text.replace(f":{port}\n", f":{ref_port}\n"))
-    proc = subprocess.Popen(
-        [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert wait_port(ref_port)
+    with haproxy_serving(cfg, [ref_port]):
         assert answer(ref_port) == got
         if "403" in lines:
             assert answer(ref_port, "/deny") == answer(port, "/deny")
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 BAD = [
@@ -139,6 +126,5 @@ def test_alerts_as_haproxy(tmp_path: Path, text: str, alert: str) -> None:
     want = alert.format(f=f)
     out = run_lb("-c", "-f", str(f))
     assert out.returncode == 1 and want in out.stderr, out.stderr
-    if haproxy := shutil.which("haproxy"):
-        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+    if (ref := run_haproxy_check(f)) is not None:
         assert want in ref.stderr, ref.stderr

@@ -6,13 +6,12 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, get, http_cfg, run_lb, wait_until
+from itest import HOST, free_port, get, http_cfg, run_haproxy_check, run_lb, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -125,8 +124,7 @@ def test_chroot_config_errors_as_haproxy(tmp_path):
         got = [ln.split(" : config : ", 1)[1] for ln in out.stderr.splitlines() if "[ALERT]" in ln]
         want = [a.format(f=f) for a in alerts]
         assert got[: len(want)] == want, (body, out.stderr)
-        if haproxy := shutil.which("haproxy"):
-            ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+        if (ref := run_haproxy_check(f)) is not None:
             ref_alerts = [
                 ln.split(" : config : ", 1)[1] for ln in ref.stderr.splitlines() if "[ALERT]" in ln
             ]

@@ -4,14 +4,12 @@ HAProxy 2.6 serving the same file."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, run_lb, wait_port
+from itest import HOST, free_port, haproxy_serving, run_haproxy_check, run_lb
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -92,19 +90,8 @@ def test_redirects_as_haproxy(lb, tmp_path: Path) -> None:  # noqa: ANN001
     ref_port = free_port()
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(cfg_text(ref_port))
-    proc = subprocess.Popen(
-        [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert wait_port(ref_port)
+    with haproxy_serving(cfg, [ref_port]):
         assert heads(ref_port) == WANT
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 BAD = [
@@ -133,8 +120,7 @@ def test_redirect_errors_as_haproxy(tmp_path: Path, line: str, msg: str, form: s
     want = f"parsing [{f}:8] : error detected in frontend 'f' while parsing {rule} : {msg}"
     out = run_lb("-c", "-f", str(f))
     assert out.returncode == 1 and want in out.stderr, out.stderr
-    if haproxy := shutil.which("haproxy"):
-        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+    if (ref := run_haproxy_check(f)) is not None:
         assert want in ref.stderr, ref.stderr
 
 

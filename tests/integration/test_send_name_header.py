@@ -4,15 +4,13 @@ it (compared with HAProxy 2.6 where it is installed)."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, run_lb, wait_port
+from itest import HOST, free_port, haproxy_serving, run_lb
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -67,19 +65,8 @@ def test_server_name_after_redispatch(lb, tmp_path: Path) -> None:  # noqa: ANN0
         ref_port = free_port()
         cfg = tmp_path / "h.cfg"
         cfg.write_text(cfg_text(ref_port, server.getsockname()[1]))
-        proc = subprocess.Popen(
-            [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            assert wait_port(ref_port)
+        with haproxy_serving(cfg, [ref_port]):
             assert header_lines_seen(ref_port, server) == [b"x-srv: live"]
-        finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
     server.close()
 
 

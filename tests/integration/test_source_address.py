@@ -4,13 +4,11 @@ connections come from that address (a server's own `source` wins)."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, run_lb
+from itest import HOST, free_port, run_haproxy_check, run_lb
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -80,8 +78,7 @@ def test_source_alerts_as_haproxy(tmp_path: Path, line: str, alert: str) -> None
     want = f"parsing [{f}:7] : {alert}"
     out = run_lb("-c", "-f", str(f))
     assert out.returncode == 1 and want in out.stderr, out.stderr
-    if haproxy := shutil.which("haproxy"):
-        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+    if (ref := run_haproxy_check(f)) is not None:
         assert want in ref.stderr, ref.stderr
 
 

@@ -4,18 +4,13 @@ sockets (duplicated with pidfd_getfd), in HTTP and TCP mode."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import shutil
 import socket
 import struct
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from itest import HOST, free_port, run_lb, wait_until
+from itest import HOST, free_port, peer_socket, run_haproxy_check, run_lb, wait_until
 
 pytestmark = [
     pytest.mark.timeout(30),
@@ -25,30 +20,7 @@ pytestmark = [
     ),
 ]
 
-_SYS_PIDFD_GETFD = 438
-_libc = ctypes.CDLL(None, use_errno=True)
 TCP, SOL = socket.IPPROTO_TCP, socket.SOL_SOCKET
-
-
-def _sockets_of(pid: int, match: Callable[[socket.socket], bool]) -> socket.socket | None:
-    """A duplicate of the first socket of process `pid` that `match` accepts."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        for name in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                    continue
-            fd = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
-            if fd < 0:
-                continue
-            s = socket.socket(fileno=fd)
-            with contextlib.suppress(OSError):
-                if s.family == socket.AF_INET and s.type == socket.SOCK_STREAM and match(s):
-                    return s
-            s.close()
-    finally:
-        os.close(pidfd)
-    return None
 
 
 def _settings(s: socket.socket) -> tuple[int, int, int, int]:
@@ -91,8 +63,8 @@ backend be
         client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         upstream, _ = server.accept()
         mine = client.getsockname()[1]
-        front = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == mine)
-        back = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
+        front = peer_socket(inst.pid, lambda s: s.getpeername()[1] == mine)
+        back = peer_socket(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
         assert front is not None and back is not None
         assert _settings(front) == (1, 5, 77, 11)
         assert front.getsockopt(SOL, socket.SO_RCVBUF) == 80000  # (the kernel doubles it)
@@ -125,9 +97,9 @@ backend be
     with socket.create_connection((HOST, port), timeout=3) as client:
         upstream, _ = server.accept()
         mine = client.getsockname()[1]
-        front = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == mine)
+        front = peer_socket(inst.pid, lambda s: s.getpeername()[1] == mine)
         back = wait_until(
-            lambda: _sockets_of(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
+            lambda: peer_socket(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
         )
         assert front is not None and back is not None
         assert front.getsockopt(SOL, socket.SO_KEEPALIVE) == 0
@@ -164,8 +136,7 @@ def test_config_alerts_as_haproxy(tmp_path: Path, line: str, code: int, alert: s
     want = alert.format(f=f)
     out = run_lb("-c", "-f", str(f))
     assert out.returncode == code and want in out.stderr, out.stderr
-    if haproxy := shutil.which("haproxy"):
-        ref = subprocess.run([haproxy, "-c", "-f", str(f)], capture_output=True, text=True)
+    if (ref := run_haproxy_check(f)) is not None:
         assert want in ref.stderr, ref.stderr
 
 
@@ -210,8 +181,8 @@ backend be
         server.settimeout(3)
         upstream, _ = server.accept()
         mine = client.getsockname()[1]
-        front = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == mine)
-        back = _sockets_of(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
+        front = peer_socket(inst.pid, lambda s: s.getpeername()[1] == mine)
+        back = peer_socket(inst.pid, lambda s: s.getpeername()[1] == server.getsockname()[1])
         assert front is not None and back is not None
         assert linger(front) == (1, 0)
         wait_until(lambda: linger(back) == (1, 0), 3)
