@@ -4,12 +4,9 @@ and compared with a real HAProxy 2.6 when one is installed."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -17,7 +14,17 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from itest import HOST, Reader, Resp, connect, free_port, http_cfg, run_lb, wait_port
+from itest import (
+    HOST,
+    Reader,
+    Resp,
+    connect,
+    free_port,
+    haproxy_serving,
+    http_cfg,
+    run_haproxy_check,
+    run_lb,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -123,45 +130,20 @@ def hserver() -> Iterator[HeaderServer]:
     s.close()
 
 
-class HAProxy:
-    """A real haproxy with the same configuration, stopped by pid."""
-
-    def __init__(self, tmp: Path, cfg: str, port: int) -> None:
-        self.path = tmp / "haproxy.cfg"
-        self.path.write_text(cfg)
-        self.proc = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(self.path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        assert wait_port(port)
-
-    def stop(self) -> None:
-        p = self.proc
-        if p.poll() is None:
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                p.wait(3)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(3)
-
-
 @pytest.fixture
-def haproxy(tmp_path: Path) -> Iterator[Callable[[str, int], HAProxy]]:
+def haproxy(tmp_path: Path) -> Iterator[Callable[[str, int], None]]:
+    """`haproxy(cfg_text, port)`: a real haproxy on that configuration, stopped by pid
+    when the test ends."""
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is not installed")
-    made: list[HAProxy] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(cfg: str, port: int) -> HAProxy:
-        h = HAProxy(tmp_path, cfg, port)
-        made.append(h)
-        return h
+        def start(cfg: str, port: int) -> None:
+            path = tmp_path / "haproxy.cfg"
+            path.write_text(cfg)
+            stack.enter_context(haproxy_serving(path, [port]))
 
-    yield start
-    for h in made:
-        h.stop()
+        yield start
 
 
 # ---------------------------------------------------------------- helpers
@@ -497,10 +479,7 @@ def test_config_errors(tmp_path, line, msg):
     assert r.returncode == 1, r.stderr
     alert = _alert(r.stderr)
     assert alert == f"parsing [{cfg}:8] : " + msg.format(cfg=cfg), r.stderr
-    if shutil.which("haproxy"):
-        h = subprocess.run(
-            ["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=20
-        )
+    if (h := run_haproxy_check(cfg)) is not None:
         assert h.returncode != 0
         assert _alert(h.stdout + h.stderr) == alert
 
@@ -520,8 +499,5 @@ def test_config_valid_and_offload_in_defaults_warns(tmp_path):
     assert r.returncode == 0, r.stderr
     warn = f"parsing [{cfg}:6] : 'compression' : 'offload' ignored in 'defaults' section."
     assert warn in r.stderr
-    if shutil.which("haproxy"):
-        h = subprocess.run(
-            ["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=20
-        )
+    if (h := run_haproxy_check(cfg)) is not None:
         assert h.returncode == 0 and warn in h.stdout + h.stderr
