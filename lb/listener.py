@@ -80,7 +80,7 @@ def open_listen_socket(
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
             if opts:
                 _before_bind(sock, fam, opts, warned)
-                apply_tcp_settings(sock, opts)
+                apply_tcp_settings(sock, opts, warned)
             host = addr.host or ("::" if fam == socket.AF_INET6 else "0.0.0.0")
             sock.bind((host, addr.port))
             if opts:
@@ -89,28 +89,45 @@ def open_listen_socket(
         except OSError:
             sock.close()
             raise
-    sock.listen(backlog)
+    sock.listen(max(0, min(backlog, 65535)))  # (the kernel's own bounds)
     sock.setblocking(False)
     return sock
 
 
-def apply_tcp_settings(sock: socket.socket, opts: Mapping[str, Any]) -> None:
+def apply_tcp_settings(
+    sock: socket.socket, opts: Mapping[str, Any], warned: list[str] | None = None
+) -> None:
     """`so-keepalive` (count, idle s, interval s: None keeps the system's),
     `so-rcvbuf` / `so-sndbuf` and `so-nolinger`: on a listening socket they reach
-    every accepted one."""
+    every accepted one. Values go to the kernel as C ints (as HAProxy's do); one the
+    kernel refuses is skipped, its sentence added to `warned` when given."""
+    settings: list[tuple[int, int, int | bytes, str]] = []
     ka = opts.get("so-keepalive")
     if ka is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in zip(
-            (socket.TCP_KEEPCNT, socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL), ka, strict=True
+        settings.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1, "enable keep-alive"))
+        for name, value, what in zip(
+            (socket.TCP_KEEPCNT, socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL),
+            ka,
+            ("keep-alive probe count", "keep-alive idle time", "keep-alive interval"),
+            strict=True,
         ):
             if value:
-                sock.setsockopt(socket.IPPROTO_TCP, name, value)
+                settings.append((socket.IPPROTO_TCP, name, value, f"set {what} to {value}"))
     for key, name in (("so-rcvbuf", socket.SO_RCVBUF), ("so-sndbuf", socket.SO_SNDBUF)):
         if opts.get(key):
-            sock.setsockopt(socket.SOL_SOCKET, name, opts[key])
+            settings.append((socket.SOL_SOCKET, name, opts[key], f"set {key[3:]} to {opts[key]}"))
     if opts.get("so-nolinger"):  # a close drops what is unsent and resets the connection
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        settings.append(
+            (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0), "set nolinger")
+        )
+    for level, name, value, what in settings:
+        if isinstance(value, int):
+            value = (value + 2**31) % 2**32 - 2**31  # a C int, as the kernel reads it
+        try:
+            sock.setsockopt(level, name, value)
+        except OSError as exc:
+            if warned is not None:
+                warned.append(f"cannot {what} ({exc.strerror})")
 
 
 def _before_bind(sock: socket.socket, fam: int, opts: Mapping[str, Any], warned: list[str]) -> None:

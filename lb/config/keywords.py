@@ -31,7 +31,7 @@ from lb.config.model import (
     UserlistConf,
     Where,
 )
-from lb.config.units import atol, parse_size, parse_time
+from lb.config.units import TimeError, atol, format_time_error, parse_size, parse_time
 
 Handler = Callable[["ParseContext", Any, list[str], Where, bool], None]
 
@@ -1553,7 +1553,9 @@ def _tcpka_setting(
     else:
         try:
             value = parse_time(text, "s") // 1000
-        except ValueError:
+        except TimeError as exc:
+            if exc.kind == "overflow":
+                raise fail(where, format_time_error(kw, text, exc)) from None
             bad = text.lstrip("0123456789")[:1] or text[:1]
             raise fail(where, f"unexpected character '{bad}' in argument to <{kw}>.") from None
     if why := lacks_side(p, "frontend" if kw.startswith("cli") else "backend"):

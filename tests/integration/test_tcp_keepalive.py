@@ -123,6 +123,12 @@ CASES = [
         1,
         f"{P7} : 'clitcpka-cnt' : unexpected character 'x' in integer value 'x'",
     ),
+    (
+        "    srvtcpka-idle 99999999999\n",
+        1,
+        f"{P7} : timer overflow in argument '99999999999' to 'srvtcpka-idle' (maximum value "
+        "is 2147483647 ms or ~24.8 days)",
+    ),
 ]
 
 
@@ -190,4 +196,46 @@ backend be
         front.close()
         back.close()
         upstream.close()
+    server.close()
+
+
+def test_values_the_kernel_refuses_are_warned_not_fatal(lb) -> None:  # noqa: ANN001
+    """A count no socket takes (HAProxy accepts it as well) is skipped with a warning
+    on the listener, and server connections still open; it used to stop lb with a
+    Python traceback."""
+    server = socket.create_server((HOST, 0))
+    port = free_port()
+    inst = lb(
+        f"""global
+    tune.sndbuf.server 99999999999
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+    option tcpka
+    clitcpka-cnt 99999999999
+    srvtcpka-cnt 99999999999
+frontend fe
+    bind {HOST}:{port}
+    backlog 99999999999
+    default_backend be
+backend be
+    server s1 {HOST}:{server.getsockname()[1]}
+"""
+    )
+    assert "cannot set keep-alive probe count to 99999999999" in inst.stderr, inst.stderr
+    server.settimeout(3)
+    with socket.create_connection((HOST, port), timeout=3) as client:
+        client.sendall(b"ping")
+        got = []
+        for _ in range(3):  # (lb's readiness probe reached the server first)
+            upstream, _ = server.accept()
+            with upstream:
+                upstream.settimeout(3)
+                got.append(upstream.recv(10))
+            if got[-1]:
+                break
+        assert got[-1] == b"ping", got
+    assert "Traceback" not in inst.stderr, inst.stderr
     server.close()
