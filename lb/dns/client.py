@@ -180,10 +180,8 @@ class Resolution:
         self.requesters: list[Any] = []
         self.task: asyncio.Task[None] | None = None
         self.last_valid = 0.0  # monotonic time of the last valid answer (0: none yet)
-        self.answer: list[str] = []
         self.status = "none"
-        # the query in flight
-        self._qid = 0
+        # the query in flight (its id is the key of `section.pending`)
         self._qtype = 0
         self._waiting: set[Nameserver] = set()
         self._last_error = ""
@@ -230,7 +228,7 @@ class Resolution:
         section = self.section
         conf = section.conf
         loop = asyncio.get_running_loop()
-        self._qid = qid = section.new_qid()
+        qid = section.new_qid()
         self._qtype = qtype
         self._last_error = ""
         self._done = done = loop.create_future()
@@ -305,7 +303,6 @@ class Resolution:
     def on_valid(self, addrs: list[str], ns: Nameserver | None) -> None:
         self.status = "valid"
         self.last_valid = time.monotonic()
-        self.answer = list(addrs)
         changed = False
         for i, srv in enumerate(list(self.requesters)):
             by = f"{self.section.name}/{ns.name}" if i == 0 and ns is not None else "DNS cache"
