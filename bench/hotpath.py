@@ -30,6 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lb import counters  # noqa: E402
 from lb.config.parser import parse_files  # noqa: E402
 from lb.http.back import BackConn  # noqa: E402
 from lb.http.front import FrontConn  # noqa: E402
@@ -99,6 +100,9 @@ def setup(cfg: Path) -> FrontConn:
     return conn
 
 
+TICK_EVERY = 1000  # requests between two runs of the 100 ms ticker's counter work
+
+
 def one_request(conn: FrontConn) -> None:
     conn.data_received(REQUEST)
     back = conn.back
@@ -122,14 +126,18 @@ def main() -> int:
     for _ in range(200):  # warm up
         one_request(conn)
     if args.count is not None:
-        for _ in range(args.count):
+        for i in range(args.count):
             one_request(conn)
+            if not i % TICK_EVERY:
+                counters.tick()
         return 0
     best = float("inf")
     for _ in range(args.rounds):
         t0 = time.perf_counter()
-        for _ in range(args.per_round):
+        for i in range(args.per_round):
             one_request(conn)
+            if not i % TICK_EVERY:
+                counters.tick()
         best = min(best, time.perf_counter() - t0)
     print(f"{best / args.per_round * 1e6:.2f} µs per request (best of {args.rounds} rounds)")
     if args.lines:

@@ -57,12 +57,13 @@ def _stat_fields(pid: int) -> list[str] | None:
     return data.rsplit(b")", 1)[1].decode().split()
 
 
-def cpu_ticks(pid: int) -> int | None:
-    """utime + stime of a process (all its threads, live and exited), in clock ticks."""
+def cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """(utime + stime, stime) of a process (all its threads, live and exited), in
+    clock ticks: the second tells the kernel's share."""
     fields = _stat_fields(pid)
     if fields is None:
         return None
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]) + int(fields[12]), int(fields[12])
 
 
 def start_time(pid: int) -> int | None:
@@ -89,7 +90,7 @@ def descendants(root: int) -> list[int]:
     return out
 
 
-def snapshot_cpu(pids: list[int]) -> dict[int, int]:
+def snapshot_cpu(pids: list[int]) -> dict[int, tuple[int, int]]:
     snap = {}
     for pid in pids:
         ticks = cpu_ticks(pid)
@@ -98,9 +99,13 @@ def snapshot_cpu(pids: list[int]) -> dict[int, int]:
     return snap
 
 
-def cpu_delta_seconds(before: dict[int, int], after: dict[int, int]) -> float:
-    """CPU seconds spent between two snapshots (processes born in between count in full)."""
-    ticks = sum(t - before.get(pid, 0) for pid, t in after.items())
+def cpu_delta_seconds(
+    before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], kernel: bool = False
+) -> float:
+    """CPU seconds spent between two snapshots (processes born in between count in full);
+    `kernel`: only the time spent in the kernel (stime)."""
+    i = 1 if kernel else 0
+    ticks = sum(t[i] - before.get(pid, (0, 0))[i] for pid, t in after.items())
     return ticks / CLK_TCK
 
 
@@ -508,6 +513,7 @@ class RunResult:
     p50_ms: float | None = None
     p99_ms: float | None = None
     cpu_s: float = 0.0
+    sys_s: float = 0.0
     cpu_us_per_req: float | None = None
     backend_cpu_us_per_req: float | None = None
     backend_conns: int | None = None  # connections nginx accepted during the run
@@ -754,6 +760,7 @@ class Bench:
         res.socket_errors = int(parsed["socket_errors"] or 0)
         res.non_2xx = int(parsed["non_2xx"] or 0)
         res.cpu_s = cpu_delta_seconds(cpu0, cpu1)
+        res.sys_s = cpu_delta_seconds(cpu0, cpu1, kernel=True)
         if accepts0 is not None and accepts1 is not None:
             res.backend_conns = accepts1 - accepts0 - 1  # minus the status request itself
         if res.requests:
@@ -901,6 +908,8 @@ def fmt_run(r: RunResult) -> str:
         f"{r.target:<14} {r.rps:>9.0f} req/s  p50 {_ms(r.p50_ms):>8}  p99 {_ms(r.p99_ms):>8}  "
         f"cpu {r.cpu_us_per_req or 0:5.2f} us/req"
     )
+    if r.cpu_s:
+        s += f" ({r.sys_s / r.cpu_s:.0%} kernel)"
     if r.backend_cpu_us_per_req is not None:
         s += f"  (nginx {r.backend_cpu_us_per_req:.2f}"
         if r.backend_conns is not None:
