@@ -46,8 +46,17 @@ def _spread_checks(p: Proxy) -> int:
 def _check_ssl(p: Proxy, conf: Any) -> dict[str, Any]:
     from lb.tls import check_ssl
 
-    found = check_ssl(getattr(p, "state", None), conf)
-    return {} if found is None else {"ssl": found[0], "sni": found[1]}
+    state = getattr(p, "state", None)
+    found = check_ssl(state, conf)
+    if found is None:
+        return {}
+    alpn = conf.options.get("check-alpn")
+    if alpn:  # `check-alpn`: a context of its own, offering that list instead
+        from lb.tls import context as ctxmod
+
+        opts = {**conf.options, "alpn": alpn}
+        return {"ssl": ctxmod.client_side(opts, state.cfg.global_.ssl), "sni": found[1]}
+    return {"ssl": found[0], "sni": found[1]}
 
 
 def check_spec(p: Proxy) -> Any:
@@ -83,7 +92,12 @@ def check_spec(p: Proxy) -> Any:
 
 
 def start_check(state: State, p: Proxy, s: Any) -> HealthCheck:
-    chk = make_check(s, check_params(p, s), check_spec(p), state.loop)
+    if p.options.get("external-check"):  # lb/checks/external.py
+        from lb.checks.external import ExternalCheck
+
+        chk: HealthCheck = ExternalCheck(s, check_params(p, s), p, state.loop)
+    else:
+        chk = make_check(s, check_params(p, s), check_spec(p), state.loop)
     s.check = chk
     s.observe = s.conf.observe  # passive health needs a check to act on (HAProxy too)
     if s.in_maint:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 
 from lb import __version__
 from lb.config.keywords import remark_level
+from lb.config.model import Config
 from lb.config.parser import ConfigErrors, parse_files
 
 VERSION_LINE = f"LB version {__version__} - HAProxy 2.6 compatible"
@@ -180,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for w in cfg.warnings:
         _say(remark_level(w), f"config : {w}", opts.quiet)
+    listening = _has_listener(cfg, opts.local_peer)
     if opts.check:
         try:
             _build_only(cfg)
@@ -187,9 +190,23 @@ def main(argv: list[str] | None = None) -> int:
             _say("ALERT", f"config : {exc}")
             _say("ALERT", "config : Fatal errors found in configuration.")
             return 1
+        if not opts.quiet and any(remark_level(w) == "WARNING" for w in cfg.warnings):
+            print("Warnings were found.")
+        if not listening:
+            if not opts.quiet:
+                print(
+                    "Configuration file has no error but will not start (no listener) => exit(2)."
+                )
+            return 2
         if not opts.quiet:
             print("Configuration file is valid")
         return 0
+    if not listening:
+        _say(
+            "ALERT",
+            "[haproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.",
+        )
+        return 1
     if cfg.global_.ulimit_n and not set_open_files_limit(cfg.global_.ulimit_n):
         return 1
     if opts.master_worker or cfg.global_.master_worker:
@@ -199,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     from lb.worker import run_worker
 
     return run_worker(opts, cfg)
+
+
+def _has_listener(cfg: Config, local_peer: str) -> bool:
+    """Whether the process would listen anywhere, as HAProxy counts it: an enabled
+    frontend's `bind`, a `stats socket`, or this host's line in a `peers` section."""
+    if cfg.global_.stats_sockets:
+        return True
+    if any(p.is_frontend and p.binds and not p.disabled for p in cfg.proxies):
+        return True
+    me = local_peer or socket.gethostname()
+    return any(name == me for sec in cfg.peers for name, *_ in sec.peers)
 
 
 def _build_only(cfg: object) -> None:

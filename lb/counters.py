@@ -156,6 +156,8 @@ class Counters:
         "comp_out",  # bytes out of it,
         "comp_byp",  # bytes that bypassed it,
         "comp_rsp",  # responses compressed
+        "cache_lookups",  # `http-request cache-use` (lb.http.cache): requests looked up,
+        "cache_hits",  # and answered from the cache
     )
 
     def __init__(self) -> None:

@@ -34,22 +34,38 @@ def build_global_logger(g: GlobalConf, state: State) -> Logger:
             targets.append(parse_log_line(list(lc.words)))
         except ValueError as exc:
             raise lc.where.error(str(exc)) from None
-    return Logger(
+    cls = _logger_class(state, targets, [lc.where for lc in g.logs], None)
+    return cls(
         targets, tag=g.log_tag or "haproxy", send_hostname=g.log_send_hostname, node=g.node or None
     )
 
 
+def _logger_class(
+    state: State, targets: list[Any], wheres: list[Any], proxy: str | None
+) -> type[Logger]:
+    """`Logger`, or `RingLogger` when a target is a `ring@` one (only those pay for rings)."""
+    if not any(t.kind == "ring" for t in targets):
+        return Logger
+    from lb.logging_.ring import RingLogger, bind_ring_targets
+
+    bind_ring_targets(state, targets, wheres, proxy)
+    return RingLogger
+
+
 def _proxy_logger(p: Proxy, state: State) -> Logger | None:
     targets = []
+    wheres = []
     for lc in p.conf.logs:
         if lc.is_global:
             targets.extend(state.global_logger.targets)
+            wheres.extend([lc.where] * len(state.global_logger.targets))
         else:
             targets.append(parse_log_line(list(lc.words)))
+            wheres.append(lc.where)
     if not targets:
         return None
     g = state.cfg.global_
-    return Logger(
+    return _logger_class(state, targets, wheres, p.name)(
         targets, tag=g.log_tag or "haproxy", send_hostname=g.log_send_hostname, node=g.node or None
     )
 
@@ -71,19 +87,26 @@ def _format_for(p: Proxy) -> str:
 
 
 def build_proxy_logging(p: Proxy, state: State) -> None:
+    from lb import captures
+
+    captures.build(p)  # `capture cookie` hooks (after the rules they wrap)
     p.logger = _proxy_logger(p, state)
     if p.logger is None or not p.is_frontend:
         return
     fmt = _format_for(p)
+    logasap = bool(p.conf.options.get("logasap"))
     try:
         from lb.sample import compile_sample_for_log  # type: ignore[attr-defined]
     except ImportError:
         compile_sample_for_log = None
     try:
-        render = compile_log_format(fmt, compile_sample_for_log, http_mode=p.mode == "http")
+        render = compile_log_format(
+            fmt, compile_sample_for_log, http_mode=p.mode == "http", logasap=logasap
+        )
     except ValueError as exc:
         where = p.conf.log_format_where or p.conf.where
         raise where.error(f"failed to parse log-format : {exc}") from None
+    render = captures.with_response_slots(p, render)
     logger = p.logger
     name = p.name
     dontlognull = bool(p.conf.options.get("dontlognull"))
@@ -103,6 +126,8 @@ def build_proxy_logging(p: Proxy, state: State) -> None:
         logger.log(level, render(st), name)
 
     p.log_stream = log_stream
+    if logasap:
+        captures.build_logasap(state, p, log_stream)
 
 
 def emit_notice(state: State, level: str, msg: str, proxy: Any) -> None:

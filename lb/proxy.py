@@ -17,6 +17,7 @@ from lb.balance import make_balancer
 from lb.balance.base import ConnTrackingNoop
 from lb.counters import Counters
 from lb.server import Server
+from lb.server_minconn import new_server
 
 if TYPE_CHECKING:
     from lb.config.model import ProxyConf
@@ -85,7 +86,7 @@ class Proxy:
         self.listeners: list[Any] = []
         self.retries = conf.retries
         self.servers: list[Server] = (
-            [Server(self, s) for s in conf.servers] if self.is_backend else []
+            [new_server(self, s) for s in conf.servers] if self.is_backend else []
         )
         self.queue: deque[QueuedStream] = deque()
         self.balancer = (
@@ -103,6 +104,11 @@ class Proxy:
         self.bal_counts_conns = self.balancer is not None and not isinstance(
             self.balancer, ConnTrackingNoop
         )
+        self.dispatch: Server | None = None  # `dispatch` without `balance`
+        if conf.dispatch is not None and self.is_backend and not conf.balance_set:
+            from lb.server_dispatch import setup_dispatch
+
+            setup_dispatch(self)
         self.last_change = time.monotonic()
         self.down_trans = 0
         self.was_available = True
@@ -128,6 +134,16 @@ class Proxy:
         # httpclose / http-server-close: one server connection per request (either side)
         opts = conf.options
         self.server_close = bool(opts.get("httpclose") or opts.get("http-server-close"))
+        # option accept-invalid-http-request|response: lb.http.h1 parses heads `relaxed`
+        self.accept_invalid_req = bool(opts.get("accept-invalid-http-request"))
+        self.accept_invalid_resp = bool(opts.get("accept-invalid-http-response"))
+        self.buffer_request = bool(opts.get("http-buffer-request"))
+        # a client holding a private server connection (`http-reuse never`, NTLM) sends
+        # its next request to that server with `option prefer-last-server` (or after an
+        # NTLM challenge), unless the algorithm hashes
+        self.lb_keeps_last = conf.balance[0] in ("roundrobin", "static-rr", "leastconn", "first")
+        self.prefer_last = self.lb_keeps_last and bool(opts.get("prefer-last-server"))
+        self.max_ka_queue = conf.max_ka_queue  # max-keep-alive-queue (-1: no limit)
         # `http-send-name-header NAME`: (name as sent: lower case, as HAProxy sends
         # it; the same to match the lines it replaces) or None
         name = conf.options.get("send-name-header")
@@ -220,11 +236,13 @@ class Proxy:
                 return other
         return srv
 
-    def take(self, srv: Server) -> None:
+    def take(self, srv: Server, balanced: bool = True) -> None:
+        """`srv` serves one more stream; `balanced`: the algorithm chose it (lbtot)."""
         srv.served += 1
-        srv.counters.cum_lbconn += 1
         self.beconn += 1
-        self.be_counters.cum_lbconn += 1
+        if balanced:
+            srv.counters.cum_lbconn += 1
+            self.be_counters.cum_lbconn += 1
         if self.bal_counts_conns:
             self.balancer.on_take(srv)
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from time import monotonic as _monotonic
 from typing import Any
 
+from lb.captures import sample_text
 from lb.config.model import Rule
+from lb.config.units import atol
 from lb.http.h1 import Head
 from lb.rules import HTTP_REQUEST_ACTIONS, STOP, action
 from lb.sample import BuildCtx, building, compile_sample, compile_sample_for_log
@@ -341,43 +343,84 @@ def _set_log_level(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, lis
 
 @action("capture")
 def _capture(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
-    """`http-request capture <sample> len <N>` (a frontend's): the sample, cut to N,
-    in a request capture slot after those of `capture request header`, for %hr."""
-    if len(args) < 3 or args[1] not in ("len", "id"):
-        raise ValueError(f"'{rule.words[0]}' : expects <expression> 'len' <length>.")
-    if args[1] == "id":
-        raise ValueError(
-            f"'{rule.words[0]}' : 'id' needs 'declare capture', which is not supported."
-        )
-    if not proxy.is_frontend:
-        raise ValueError(f"'{rule.words[0]}' : 'len' is only available in frontends.")
-    try:
-        length = int(args[2])
-    except ValueError:
-        raise ValueError(f"'{rule.words[0]}' : invalid length '{args[2]}'.") from None
-    get = _expr_fn(args[0], proxy, rule)
-    slot = len(proxy.cap_req or ()) + proxy.cap_extra
-    proxy.cap_extra += 1
+    """`http-request capture <sample> len <N>` (a frontend's: the slot the parser gave
+    it) or `… id <N>` (slot N of the stream's frontend, cut to that slot's length;
+    ignored when that frontend has no such slot), shown by %hr (lb.captures)."""
+    return capture_builder(args, rule, proxy, response=False)
 
-    def run(st: Any, head: Head) -> None:
-        n = len(proxy.cap_req or ()) + proxy.cap_extra
-        caps = st.captured_request_headers
-        if caps is None:
-            caps = st.captured_request_headers = [None] * n
-        elif len(caps) < n:
-            caps.extend([None] * (n - len(caps)))
-        v = get(st)
-        if v is None:
+
+def capture_builder(
+    args: list[str], rule: Rule, proxy: Any, response: bool
+) -> tuple[Action, list[str]]:
+    """The request (`len` or `id`) and response (`id` only) capture actions."""
+    if response:
+        if len(args) < 3:
+            raise ValueError("expects <expression> id <idx>.")
+        get = _expr_fn(args[0], proxy, rule)
+        if args[1] != "id":
+            raise ValueError(f"expects 'id', found '{args[1]}'.")
+    else:
+        if len(args) < 3:
+            raise ValueError("expects <expression> [ 'len' <length> | id <idx> ].")
+        get = _expr_fn(args[0], proxy, rule)
+        if args[1] not in ("len", "id"):
+            raise ValueError(f"expects 'len' or 'id', found '{args[1]}'.")
+    attr = "captured_response_headers" if response else "captured_request_headers"
+    if args[1] == "len":
+        if not proxy.is_frontend:
+            raise ValueError(f"proxy '{proxy.name}' has no frontend capability.")
+        if atol(args[2]) <= 0:
+            raise ValueError("length must be > 0.")
+        conf = proxy.conf
+        slot = conf.capture_rule_slots.get(str(rule.where))
+        if slot is None:  # (a rule the parser did not see in this frontend)
+            slot = conf.capture_rule_slots[str(rule.where)] = len(conf.capture_request)
+            conf.capture_request.append(("", atol(args[2])))
+        length = conf.capture_request[slot][1]
+        nslots = len(conf.capture_request)
+
+        def run(st: Any, head: Head) -> None:
+            caps = st.captured_request_headers
+            if caps is None or len(caps) < nslots:  # (TCP: no header captures made it)
+                caps = st.captured_request_headers = (caps or []) + [None] * (
+                    nslots - len(caps or ())
+                )
+            v = get(st)
+            if v is not None:
+                caps[slot] = sample_text(v)[:length]
+
+        return run, args[3:]
+    m = re.match(r"\d+$", args[2])
+    if m is None:
+        raise ValueError(f"cannot parse id '{args[2]}'.")
+    idx = int(args[2])
+
+    def run_id(st: Any, head: Head) -> None:
+        conf = st.frontend.conf
+        slots = conf.capture_response if response else conf.capture_request
+        if idx >= len(slots):
             return
-        if isinstance(v, bytes | bytearray):
-            text = bytes(v).decode("latin-1")
-        elif isinstance(v, bool):
-            text = "1" if v else "0"
-        else:
-            text = str(v)
-        caps[slot] = text[:length]
+        caps = getattr(st, attr)
+        if caps is None:
+            caps = [None] * len(slots)
+            setattr(st, attr, caps)
+        v = get(st)
+        if v is not None:
+            caps[idx] = sample_text(v)[: slots[idx][1]]
 
-    return run, args[3:]
+    return run_id, args[3:]
+
+
+def tcp_capture_builder(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    """`tcp-request content capture <sample> len <N>` (HAProxy's own alerts)."""
+    kw = "'tcp-request content capture'"
+    if not proxy.is_frontend:
+        raise rule.where.error(f"{kw} : proxy '{proxy.name}' has no frontend capability")
+    if len(args) < 3 or args[1] != "len":
+        raise rule.where.error(f"{kw} : a positive 'len' argument is mandatory")
+    if atol(args[2]) <= 0:
+        raise rule.where.error(f"{kw} : length must be > 0")
+    return capture_builder(args, rule, proxy, response=False)
 
 
 # ------------------------------------------------------------------ head rewriting

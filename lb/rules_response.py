@@ -22,10 +22,11 @@ from typing import Any
 
 from lb.acl import AclSet
 from lb.config.model import Rule
+from lb.http import cache as cache_actions
 from lb.http import errors as http_errors
 from lb.http.h1 import H1Error, Head, find_head_end, parse_response_head
 from lb.rules import HTTP_REQUEST_ACTIONS, STOP, compile_rule_steps
-from lb.rules_extra import _fmt, replace_in_headers, replace_parts, track_setup
+from lb.rules_extra import _fmt, capture_builder, replace_in_headers, replace_parts, track_setup
 
 Action = Callable[[Any, Head], Any]
 ActionBuilder = Callable[[list[str], Rule, Any], tuple[Action, list[str]]]
@@ -182,6 +183,13 @@ def _deny(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
     return (lambda st, head: status), rest
 
 
+def _res_capture(args: list[str], rule: Rule, proxy: Any) -> tuple[Action, list[str]]:
+    """`http-response capture <sample> id <N>`: response capture slot N (lb.captures)."""
+    return capture_builder(args, rule, proxy, response=True)
+
+
+HTTP_RESPONSE_ACTIONS["capture"] = HTTP_AFTER_ACTIONS["capture"] = _res_capture
+
 # variables and log level: the http-request builders work on any stream
 for _n in ("set-var(", "unset-var(", "set-log-level"):
     HTTP_RESPONSE_ACTIONS[_n] = HTTP_AFTER_ACTIONS[_n] = HTTP_REQUEST_ACTIONS[_n]
@@ -205,6 +213,8 @@ def _track_builder(n: int) -> ActionBuilder:
 
 for _i in range(3):
     HTTP_RESPONSE_ACTIONS[f"track-sc{_i}"] = _track_builder(_i)
+
+cache_actions.register()  # `http-request cache-use`, `http-response cache-store`
 
 
 # ------------------------------------------------------------------ compiling
@@ -274,10 +284,18 @@ def on_response(conn: Any, st: Any, head: Head, raw: bytes) -> bytes | None:
             if v is not None and v is not STOP:
                 _deny_response(conn, st, v)
                 return None
+    cap = fe.res_cookie_capture  # `capture cookie` (lb.captures), after the rules
+    if cap is not None:
+        cap(st, head)
     new = _after_rules(procs, st, head)
-    if new is None:
-        return raw
-    return new + raw[hlen:] if hlen < len(raw) else new
+    out = raw if new is None else (new + raw[hlen:] if hlen < len(raw) else new)
+    early = fe.log_asap  # `option logasap`: the line goes out with the head
+    if early is not None:
+        early(conn, st, len(out))
+    w = conn.cache_w  # `cache-store` keeps this response: the body bytes sent with its head
+    if w is not None and hlen < len(raw):
+        w.feed(raw[hlen:])
+    return out
 
 
 def _after_rules(procs: tuple[Any, ...], st: Any, head: Head) -> bytes | None:
@@ -299,6 +317,7 @@ def _deny_response(conn: Any, st: Any, status: int) -> None:
     fe.fe_counters.denied_resp += 1
     if be is not fe:
         be.be_counters.denied_resp += 1
+    conn.cache_w = None
     back = conn.back
     if back is not None:
         back.reusable = False

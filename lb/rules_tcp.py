@@ -27,7 +27,7 @@ from lb.acl import AclSet
 from lb.config.model import Rule
 from lb.config.units import TimeError, parse_time
 from lb.rules import HTTP_REQUEST_ACTIONS, compile_rule_steps
-from lb.rules_extra import track_setup
+from lb.rules_extra import tcp_capture_builder, track_setup
 from lb.rules_response import compile_rules
 from lb.stream import Stream
 from stick.table import now_ms
@@ -152,6 +152,7 @@ for _i in range(3):
     tcp_action(f"track-sc{_i}")(_track_builder(_i))
 for _n in ("set-var(", "unset-var(", "sc-inc-gpc0(", "sc-inc-gpc1(", "sc-set-gpt0("):
     TCP_CONN_ACTIONS[_n] = TCP_CONTENT_ACTIONS[_n] = HTTP_REQUEST_ACTIONS[_n]
+TCP_CONTENT_ACTIONS["capture"] = tcp_capture_builder  # a request capture slot (lb.captures)
 
 
 WAIT = "wait"  # a content rule needs more data than has come (within inspect-delay)

@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from lb.http.h1 import ChunkedReader, H1Error
 from lb.sample import FETCHES, BuildCtx, fetch, simple_fetch
 
 PROC_VARS: dict[str, Any] = {}
@@ -356,10 +357,76 @@ def _url_param(args: list[str], ctx: BuildCtx) -> Any:
 FETCHES["urlp"] = FETCHES["url_param"]
 
 
+def _held_body(st: Any) -> bytes | None:
+    """The request body rules can see, as HAProxy: what `option http-buffer-request`
+    held, else the part that came with the head (still unread in the connection's
+    buffer while the request rules run), else empty."""
+    body = st.req_body
+    if body is not None:
+        return body
+    h = st.head
+    if h is None:
+        return None
+    conn = st.conn
+    buf = getattr(conn, "buf", None)
+    if not buf or conn.stream is not st or not (h.chunked or h.content_length):
+        return b""
+    if not h.chunked:
+        return bytes(buf[: h.content_length])
+    payload: list[bytes] = []
+    try:
+        ChunkedReader().feed(bytes(buf), 0, payload)
+    except H1Error:
+        pass  # (refused later, when the body is read)
+    return b"".join(payload)
+
+
 @fetch("req.body", "bin")
 def _req_body(args: list[str], ctx: BuildCtx) -> Any:
-    """Bodies are streamed, never buffered: no sample (as without `option http-buffer-request`)."""
-    return lambda st: None
+    return _held_body
+
+
+@fetch("req.body_len", "int")
+def _req_body_len(args: list[str], ctx: BuildCtx) -> Any:
+    """The body bytes held (fewer than announced when the buffer filled up)."""
+
+    def run(st: Any) -> int | None:
+        body = _held_body(st)
+        return None if body is None else len(body)
+
+    return run
+
+
+@fetch("req.body_size", "int")
+def _req_body_size(args: list[str], ctx: BuildCtx) -> Any:
+    """The announced Content-Length, or what a chunked body has shown so far."""
+
+    def run(st: Any) -> int | None:
+        h = st.head
+        if h is not None and h.content_length is not None and not h.chunked:
+            return h.content_length
+        body = _held_body(st)
+        return None if body is None else len(body)
+
+    return run
+
+
+@fetch("req.body_param", "str", 0, 1)
+def _req_body_param(args: list[str], ctx: BuildCtx) -> Any:
+    """A parameter of a form-encoded body (the first one without a name)."""
+    name = args[0] if args else ""
+
+    def run(st: Any) -> str | None:
+        body = _held_body(st)
+        if not body:
+            return None
+        for part in body.decode("latin-1").split("&"):
+            k, _, v = part.partition("=")
+            if not name or k == name:
+                return v
+        return None
+
+    return run
 
 
 @fetch("url_dec_path", "str")

@@ -82,6 +82,7 @@ class Server:
         "on_error",
         "consecutive_errors",
         "failed_hana",
+        "redir",  # `redir PREFIX` as bytes (lb/server_redir.py), or None
     )
 
     #: number of servers built with `track`: without any, no tracker lookups happen
@@ -145,6 +146,8 @@ class Server:
         self.on_error = conf.on_error
         self.consecutive_errors = 0
         self.failed_hana = 0
+        redir = conf.options.get("redir")
+        self.redir = redir.encode() if isinstance(redir, str) else None
         self._refresh()
 
     # ------------------------------------------------------------ derived state

@@ -20,7 +20,7 @@ from lb.acl import AclError, AclSet, compile_condition
 from lb.config.errors import ConfigError
 from lb.config.model import Config, ProxyConf
 from lb.errors_capture import ErrorCapture
-from lb.http import compression
+from lb.http import compression, h1
 from lb.http import errors as http_errors
 from lb.listener import IN_FLIGHT, Listener, open_listen_socket
 from lb.persist import build_persist
@@ -44,6 +44,10 @@ class State:
         self.maxconn = g.maxconn or 4096
         self.hard_maxconn = self.maxconn
         self.bufsize = g.bufsize
+        # the head limits of the HTTP/1 parsers: bufsize - maxrewrite, http.maxhdr
+        h1.configure(
+            g.bufsize, g.tune.get("maxrewrite"), g.tune.get("http.maxhdr", h1.DEFAULT_MAXHDR)
+        )
         self.actconn = 0
         self.cum_conns = 0
         self.cum_reqs = 0
@@ -67,6 +71,7 @@ class State:
         self.quiet = False
         self.on_empty: Callable[[], None] | None = None
         self.next_sid = 0
+        self.email_alerts: dict[int, Any] = {}  # id(proxy): its `email-alert` queues
         self._build()
 
     @property
@@ -120,6 +125,9 @@ class State:
         from lb.tls import build as build_tls  # certificates, keys, staples: `lb -c` sees them
 
         build_tls(self)
+        from lb.mailers import build_email_alerts
+
+        self.email_alerts = build_email_alerts(self)  # `email-alert`: mails on server changes
 
     def _error_pages(self, pc: ProxyConf) -> Callable[[int], bytes]:
         pages: dict[int, bytes] = {}
@@ -487,10 +495,15 @@ class State:
             stick_stream_done(st)
 
     def notify(self, level: str, msg: str, proxy: Any) -> None:
-        """A process notice: stderr in HAProxy's format, and the log targets."""
+        """A process notice: stderr in HAProxy's format, the log targets, and the
+        proxy's email alert when it calls for one."""
         from lb.logsetup import emit_notice
 
         emit_notice(self, level, msg, proxy)
+        if self.email_alerts:
+            from lb.mailers import email_alert
+
+            email_alert(self, msg, proxy)
 
     def tunnel_timeout(self, conn: Any) -> float:
         be = conn.backend
@@ -517,8 +530,10 @@ class State:
             chk.stop()
         self.checks = []
         from lb.dns.client import stop_resolvers
+        from lb.mailers import stop_email_alerts
 
         stop_resolvers(self)
+        stop_email_alerts(self)
 
     def close_cli(self) -> None:
         for srv in self.cli_servers:

@@ -60,6 +60,7 @@ class Stream:
     uri: Any = b""
     http_version: Any = b"HTTP/1.1"
     unique_id: Any = None
+    req_body: Any = None  # the body held by `option http-buffer-request` (req.body)
     ssl_version: Any = None
     ssl_cipher: Any = None
     m_head: Any = 0.0

@@ -279,6 +279,9 @@ class TcpConn(asyncio.Protocol):
         st.m_connect = time.monotonic()  # type: ignore[union-attr]
         st.m_response = st.m_connect  # type: ignore[union-attr]
         self.phase = T_RELAY
+        early = self.frontend.log_asap  # `option logasap`: logged once connected
+        if early is not None:
+            early(self, st, 0)
         pp = proxy_line(self.server, self)  # send-proxy[-v2]
         if pp is not None:
             leg.transport.write(pp)  # type: ignore[union-attr]

@@ -292,8 +292,8 @@ def frontend_row(p: Any, state: Any) -> StatRow:
     if http:
         _hrsp(v, c)
         v["intercepted"] = c.intercepted
-        v["cache_lookups"] = 0
-        v["cache_hits"] = 0
+        v["cache_lookups"] = c.cache_lookups
+        v["cache_hits"] = c.cache_hits
     _modules(v, c)
     return StatRow.from_mapping("F", p.puid, 0, v)
 
@@ -357,8 +357,8 @@ def backend_row(p: Any, state: Any, now: float, flt: StatFilter | None = None) -
     if http:
         _hrsp(v, c)
         v["req_tot"] = c.cum_req
-        v["cache_lookups"] = 0
-        v["cache_hits"] = 0
+        v["cache_lookups"] = c.cache_lookups
+        v["cache_hits"] = c.cache_hits
     _modules(v, c)
     return StatRow.from_mapping("B", p.puid, 0, v)
 
@@ -387,7 +387,7 @@ def server_row(p: Any, s: Any, state: Any, now: float) -> StatRow:
         "qmax": c.nbpend_max,
         "scur": s.served,
         "smax": c.max_sess,
-        "slim": s.maxconn or None,
+        "slim": getattr(s, "maxconn_cfg", s.maxconn) or None,  # (minconn: lb/server_minconn.py)
         "stot": c.cum_sess,
         "bin": c.bytes_in,
         "bout": c.bytes_out,

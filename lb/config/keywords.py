@@ -264,7 +264,7 @@ def _g_tune(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n:
     need_args(words, 1, where, "an argument")
     key = words[0][len("tune.") :]
     val = words[1]
-    if key in ("bufsize", "maxrewrite", "http.maxhdr", "maxaccept", "recv_enough"):
+    if key in ("bufsize", "maxaccept", "recv_enough"):
         try:
             g.tune[key] = parse_size(val)
         except ValueError:
@@ -286,6 +286,30 @@ for _k in (
     "tune.pattern.cache-size",
 ):
     KEYWORDS["global"][_k] = _g_tune
+
+
+@keyword("tune.maxrewrite", ("global",))
+def _g_maxrewrite(
+    ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool
+) -> None:
+    """Buffer space kept free for rewrites: a head must fit in bufsize - maxrewrite."""
+    if len(words) < 2 or not words[1]:
+        raise fail(where, "'tune.maxrewrite' expects an integer argument.")
+    value = atol(words[1])
+    if value < 0:
+        raise fail(where, "'tune.maxrewrite' expects a positive integer argument.")
+    g.tune["maxrewrite"] = value
+
+
+@keyword("tune.http.maxhdr", ("global",))
+def _g_maxhdr(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where, n: bool) -> None:
+    """The most header lines a request or response head may have (else 400 / 502)."""
+    if len(words) < 2 or not words[1]:
+        raise fail(where, "'tune.http.maxhdr' expects an integer argument.")
+    value = atol(words[1])
+    if not 1 <= value <= 32767:
+        raise fail(where, "'tune.http.maxhdr' expects a numeric value between 1 and 32767")
+    g.tune["http.maxhdr"] = value
 
 
 @keyword("tune.comp.maxlevel", ("global",))
@@ -343,10 +367,12 @@ def _g_accepted(ctx: ParseContext, g: GlobalConf, words: list[str], where: Where
 # Kept though nothing reads them: each only tunes how HAProxy itself runs (CPU
 # affinity, polling, splicing, accept batching, SSL session cache, pattern cache),
 # never what goes through it. Global keywords that change behaviour and that lb
-# does not act on (`tune.http.maxhdr`, `tune.maxrewrite`,
-# `tune.stick-counters`) are
-# unknown keywords.
+# does not act on (`tune.stick-counters`) are unknown keywords.
 for _k in ("cpu-map", "busy-polling", "noepoll", "nosplice"):
+    KEYWORDS["global"][_k] = _g_accepted
+# `external-check` allows `option external-check`; the insecure-* pair only lifts
+# limits HAProxy puts on itself (lb forks through asyncio's subprocess support).
+for _k in ("external-check", "insecure-fork-wanted", "insecure-setuid-wanted"):
     KEYWORDS["global"][_k] = _g_accepted
 
 
@@ -755,8 +781,8 @@ def _bind_process(
 
 
 # Server options and their argument counts. Only options something acts on are listed:
-# any other (e.g. `check-alpn`, `redir`, `tfo`, `proto`, `namespace`, `minconn`) is
-# refused as an unknown keyword. The resolution options live in lb/dns/config.py.
+# any other (e.g. `proto`, `namespace`) is refused as an unknown keyword. The
+# resolution options live in lb/dns/config.py.
 SERVER_OPTIONS: dict[str, int] = {
     "weight": 1,
     "backup": 0,
@@ -814,6 +840,11 @@ SERVER_OPTIONS: dict[str, int] = {
     "resolve-net": 1,
     "resolve-opts": 1,
     "init-addr": 1,
+    "minconn": 1,  # dynamic maxconn (lb/server_minconn.py)
+    "redir": 1,  # GET/HEAD answered with a 302 (lb/server_redir.py)
+    "tfo": 0,  # TCP fast open towards the server, where the kernel has it
+    "no-tfo": 0,
+    "check-alpn": 1,  # ALPN of SSL checks (lb/checksetup.py)
 }
 
 
@@ -834,6 +865,8 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
             _health_option(srv, o, opts[i + 1] if i + 1 < len(opts) else "", where)
             i += 2
             continue
+        if o in _MISSING_ARG and i + 1 >= len(opts):
+            raise ServerError(where, f"'{kw} {{px}}/{srv.name}' : {_MISSING_ARG[o]}")
         if nargs and i + 1 >= len(opts):
             raise fail(where, f"'{o}' expects an argument.")
         val = opts[i + 1] if nargs else ""
@@ -856,6 +889,10 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
             srv.maxconn = to_int(val, where, o)
         elif o == "maxqueue":
             srv.maxqueue = to_int(val, where, o)
+        elif o == "minconn":  # (read as atol: HAProxy takes "x" as 0)
+            srv.options[o] = max(0, atol(val))
+        elif o == "no-tfo":
+            srv.options.pop("tfo", None)
         elif o == "id":
             srv.puid = to_int(val, where, o)
         elif o == "check":
@@ -898,6 +935,10 @@ def _server_options(srv: ServerConf, opts: list[str], where: Where, kw: str) -> 
         i += 1 + nargs
 
 
+_MISSING_ARG = {
+    "redir": "'redir' expects <prefix> as argument..",
+    "check-alpn": "'check-alpn' : missing the comma-delimited ALPN protocol suite.",
+}
 _RESOLVE_OPTIONS = frozenset(
     ("resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "init-addr")
 )
@@ -1013,6 +1054,8 @@ def _server(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: 
             f"[{where}] : 'server {p.name}/{name}' : 'layer7' can only be used in http proxies."
         )
         srv.observe = 0
+    if srv.options.get("minconn", 0) > srv.maxconn:  # as HAProxy: a fixed limit of minconn
+        srv.maxconn = srv.options["minconn"]
     p.servers.append(srv)
 
 
@@ -1060,6 +1103,7 @@ def _balance(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
         p.balance = parse_balance(words[1:])
     except ValueError as exc:
         raise fail(where, str(exc)) from None
+    p.balance_set = True  # (a `dispatch` address is then ignored)
 
 
 @keyword("hash-type", BE)
@@ -1164,6 +1208,74 @@ def _send_name_header(
     if len(words) < 2:
         raise fail(where, "'http-send-name-header' requires a header string.")
     p.options["send-name-header"] = words[1]
+
+
+@keyword("max-keep-alive-queue", ALL)
+def _max_ka_queue(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """How long a server's queue may be for a client to wait there for the server of
+    its private connection (prefer-last-server) rather than be balanced: -1, no limit."""
+    if why := lacks_side(p, "backend"):
+        ctx.warn(where, f"max-keep-alive-queue will be ignored because {why}")
+        return
+    if len(words) < 2:
+        # (HAProxy's own wording, doubled word included)
+        raise fail(
+            where, "'max-keep-alive-queue' expects expects an integer value (or -1 to disable)"
+        )
+    text = words[1]
+    sign = -1 if text.startswith("-") else 1
+    p.max_ka_queue = sign * strict_uint(
+        "max-keep-alive-queue", text[1:] if sign < 0 else text, where
+    )
+
+
+# what HAProxy 2.6 registers after `filter`, in its own listing order
+FILTER_KINDS = (
+    ("CACHE", "cache"),
+    ("COMP", "compression"),
+    ("FCGI", "fcgi-app"),
+    ("  OT", "opentracing"),
+    ("SPOE", "spoe"),
+    ("TRACE", "trace"),
+)
+
+
+@keyword("filter", ALL)
+def _filter(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`filter compression` and `filter cache NAME` declare, in order, the filters the
+    `compression` keywords and the cache rules use anyway; the other kinds are refused."""
+    if p.kind == "defaults":
+        raise fail(where, f"parsing [{where}] : filter is not allowed in a 'default' section.")
+    if len(words) < 2:
+        raise fail(
+            where, f"parsing [{where}] : missing argument for 'filter' in {p.kind} '{p.name}'."
+        )
+    kind = words[1]
+    if kind not in [k for _, k in FILTER_KINDS]:
+        listing = "".join(f"\n    [{tag}] {k}" for tag, k in FILTER_KINDS)
+        raise fail(where, f"'filter' : unknown keyword '{kind}'. Registered keywords :{listing}")
+    if kind == "compression":
+        if len(words) > 2:
+            raise fail(where, f"'filter compression' : unknown keyword '{words[2]}'.")
+        if any(f[0] == "compression" for f in p.filters):
+            raise fail(
+                where, f"'filter' : '{p.name}: Proxy supports only one compression filter\n'"
+            )
+        p.filters.append(("compression", "", where))
+    elif kind == "cache":
+        if len(words) < 3:
+            raise fail(where, "'filter' : 'cache : expects a <name> argument'")
+        if len(words) > 3:
+            raise fail(where, f"'filter cache' : unknown keyword '{words[3]}'.")
+        if ("cache", words[2]) in [f[:2] for f in p.filters]:
+            raise fail(
+                where,
+                f"'filter' : '{p.name}: multiple explicit declarations of the cache filter "
+                f"'{words[2]}''",
+            )
+        p.filters.append(("cache", words[2], where))
+    else:
+        raise fail(where, f"'filter {kind}' is not supported.")
 
 
 @keyword("grace", ALL)
@@ -1340,8 +1452,21 @@ def _rule_list(attr: str) -> Handler:
     return h
 
 
+def _capture_rule_slot(p: ProxyConf, words: list[str], where: Where) -> None:
+    """`… capture SAMPLE len N` in a frontend takes the next request capture slot
+    now, in the order written, as HAProxy allocates it while parsing."""
+    if len(words) < 4 or words[2] != "len" or p.kind not in ("frontend", "listen"):
+        return
+    length = atol(words[3])
+    if length > 0:  # (otherwise the rule's builder rejects it)
+        p.capture_rule_slots[str(where)] = len(p.capture_request)
+        p.capture_request.append(("", length))
+
+
 def _http_request(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
     need_args(words, 1, where, "an action")
+    if words[1] == "capture":
+        _capture_rule_slot(p, words[1:], where)
     if any(r.keyword == "redirect" for r in p.http_request):
         ctx.warn(
             where,
@@ -1362,10 +1487,19 @@ for _s in ("frontend", "listen", "backend", "defaults"):
     KEYWORDS[_s]["http-request"] = _http_request
 for _s in PROXY_KINDS:
     KEYWORDS[_s]["redirect"] = _redirect
+
+
+def _tcp_request(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    need_args(words, 1, where, "an action")
+    if len(words) > 2 and words[1] == "content" and words[2] == "capture":
+        _capture_rule_slot(p, words[2:], where)
+    p.tcp_request.append(Rule(words[0], tuple(words[1:]), where))
+
+
 for _s in PROXY_KINDS:
     KEYWORDS[_s]["http-response"] = _rule_list("http_response")
     KEYWORDS[_s]["http-after-response"] = _rule_list("http_after_response")
-    KEYWORDS[_s]["tcp-request"] = _rule_list("tcp_request")
+    KEYWORDS[_s]["tcp-request"] = _tcp_request
     KEYWORDS[_s]["tcp-response"] = _rule_list("tcp_response")
 for _s in ("frontend", "backend", "listen"):
     KEYWORDS[_s]["acl"] = _rule_list("acl" + "s")
@@ -1393,22 +1527,65 @@ def _uid_fmt(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n:
     p.unique_id_format = " ".join(words[1:])
 
 
-@keyword("capture", ("frontend", "listen"))
+@keyword("capture", PROXY_KINDS)
 def _capture(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
-    """`capture request|response header NAME len N` (the last occurrence, cut to N)."""
+    """`capture request|response header NAME len N` (the last occurrence, cut to N) and
+    `capture cookie NAME len N` (lb.captures); checked but ignored in a backend."""
+    ignored = p.kind == "backend"
+    if ignored:
+        ctx.warn(where, f"'capture' ignored because backend '{p.name}' has no frontend capability.")
     kind = words[1] if len(words) > 1 else ""
     if kind == "cookie":
-        raise fail(where, "'capture cookie' is not supported: use 'capture request header'.")
+        if p.kind == "defaults":
+            raise fail(where, "'capture cookie' not allowed in 'defaults' section.")
+        if len(words) < 5 or not words[4]:  # (as haproxy: the word before N is not read)
+            raise fail(where, "'capture' expects 'cookie' <cookie_name> 'len' <len>.")
+        length = max(atol(words[4]), 0)
+        if length > 63:  # HAProxy's tune.http.cookielen
+            ctx.warnings.append(f"truncating capture length to 63 bytes for {p.kind} '{p.name}'.")
+        if not ignored:
+            p.capture_cookie = (words[2], length)  # the last one wins
+        return
     if kind not in ("request", "response"):
         raise fail(where, "'capture' expects 'cookie' or 'request header' or 'response header'.")
+    if p.kind == "defaults":
+        raise fail(where, f"'capture {kind}' not allowed in 'defaults' section.")
     if len(words) < 4 or words[2] != "header":
         raise fail(where, f"'capture {kind}' expects 'header' <header_name> 'len' <len>.")
     length = 0
     if len(words) >= 6 and words[4] == "len":  # (as haproxy: a bad length counts as 0)
         digits = words[5][: len(words[5]) - len(words[5].lstrip("0123456789"))]
         length = int(digits) if digits else 0
-    target = p.capture_request if kind == "request" else p.capture_response
-    target.append((words[3].lower(), length))
+    if not ignored:
+        target = p.capture_request if kind == "request" else p.capture_response
+        target.append((words[3].lower(), length))
+
+
+@keyword("declare", PROXY_KINDS)
+def _declare(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`declare capture request|response len N`: a capture slot for `… capture … id`."""
+    if p.kind not in ("frontend", "listen"):
+        raise fail(where, "'declare' only available in frontend or listen section")
+    if len(words) < 2 or words[1] != "capture":
+        what = words[1] if len(words) > 1 else ""
+        raise fail(where, f"unknown declaration type '{what}' (supports 'capture')")
+    if len(words) < 3 or words[2] not in ("request", "response"):
+        raise fail(where, "'declare capture' requires a direction ('request' or 'response')")
+    if len(words) < 4 or words[3] != "len":
+        raise fail(where, "'declare capture' requires a capture length ('len')")
+    if len(words) < 5 or not words[4]:
+        raise fail(
+            where,
+            "'declare capture': 'len' requires a numeric value that represents the capture length",
+        )
+    text = words[4]
+    if not re.fullmatch(r"\s*[-+]?\d+", text):
+        raise fail(where, "'declare capture': cannot parse the length 'len'.")
+    length = int(text)
+    if length <= 0:
+        raise fail(where, "length must be > 0")
+    target = p.capture_request if words[2] == "request" else p.capture_response
+    target.append(("", length))
 
 
 @keyword("unique-id-header", FE)
@@ -1436,10 +1613,62 @@ def _extra(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: b
     p.extra.setdefault(words[0], []).append(Rule(words[0], tuple(words[1:]), where))
 
 
+@keyword("dispatch", ALL)
+def _dispatch_kw(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`dispatch ADDR:PORT`: the one destination of a backend without `balance`
+    (lb/server_dispatch.py)."""
+    if p.kind == "defaults":
+        raise fail(where, "'dispatch' not allowed in 'defaults' section.")
+    if not p.is_backend:
+        ctx.warn(
+            where, f"'dispatch' ignored because {p.kind} '{p.name}' has no backend capability."
+        )
+        return
+    text = words[1] if len(words) > 1 else ""
+    if not text:
+        raise fail(
+            where, "'dispatch' : '' resolves to an empty address (environment variable missing?)"
+        )
+    if len(words) > 2:
+        raise fail(where, f"'dispatch' cannot handle unexpected argument '{words[2]}'.")
+    try:
+        addr = parse_server_addr(text)
+    except ValueError as exc:
+        raise fail(where, f"'dispatch' : {exc}") from None
+    host = addr.host
+    if not addr.port:
+        raise fail(where, f"'dispatch' : missing port specification in '{text}'")
+    if addr.family == "unspec":  # a name, resolved once at start-up
+        found = _resolve(host)
+        if found is None:
+            raise fail(where, f"'dispatch' : could not resolve address '{host}'.")
+        host = found[0]
+    p.dispatch = (host, addr.port, where)
+
+
+@keyword("external-check", ALL)
+def _ext_check(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, n: bool) -> None:
+    """`external-check command CMD` / `external-check path PATH` (lb/checks/external.py)."""
+    if len(words) < 2:
+        raise fail(where, "missing argument after 'external-check'.")
+    what = words[1]
+    if what not in ("command", "path"):
+        raise fail(where, f"'external-check' only supports 'command' and 'path'. but got '{what}'.")
+    if len(words) < 3:
+        raise fail(where, f"missing argument after '{what}'.")
+    if len(words) > 3:
+        raise fail(
+            where, f"'external-check {what}' cannot handle unexpected argument '{words[3]}'."
+        )
+    if what == "command":
+        p.ext_check_command = words[2]
+    else:
+        p.ext_check_path = words[2]
+
+
 # Only keywords a reader acts on (lb/persist.py, lb/rules_setup.py, lb/checks/,
-# lb/server_state.py). Others HAProxy knows (`capture`, `declare`, `redirect`,
-# `dispatch`, `email-alert`, `max-keep-alive-queue`,
-# `persist`, `external-check`, `grace`) are refused as
+# lb/server_state.py). Others HAProxy knows (`redirect`,
+# `max-keep-alive-queue`, `persist`, `grace`) are refused as
 # unknown keywords until something implements them.
 for _k, _secs in (
     ("cookie", BE),
@@ -1455,7 +1684,7 @@ for _k, _secs in (
 
 
 # `option` names. Only options something acts on are listed; any other (e.g.
-# `logasap`, `http-buffer-request`) is an unknown option.
+# `accept-invalid-http-request`) is an unknown option.
 OPTIONS: dict[str, frozenset[str]] = {
     # TCP keep-alive probes on client / server connections (SO_KEEPALIVE)
     "tcpka": ALL,
@@ -1464,6 +1693,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     "nolinger": ALL,  # close with a reset, not a graceful FIN (SO_LINGER 0)
     "abortonclose": BE,  # a client that closes drops its request while queued/connecting
     "httplog": ALL,
+    "logasap": FE,  # log once the response head / server connection is there (lb.captures)
     "httpslog": FE,
     "tcplog": ALL,
     "dontlognull": FE,
@@ -1484,6 +1714,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     "pgsql-check": BE,
     "ldap-check": BE,
     "smtpchk": BE,
+    "external-check": BE,  # lb/checks/external.py (needs global `external-check`)
     "persist": BE,
     # splice-*: kernel zero-copy, an optimisation only (as `nosplice` shows, HAProxy
     # relays the same bytes without it); http-no-delay: lb never delays a send.
@@ -1491,7 +1722,25 @@ OPTIONS: dict[str, frozenset[str]] = {
     "splice-request": ALL,
     "splice-response": ALL,
     "http-no-delay": ALL,
+    # let invalid characters in header names (and in the request line) through
+    # (lb.http.h1 `relaxed`)
+    "accept-invalid-http-request": FE,
+    "accept-invalid-http-response": BE,
+    "http-buffer-request": ALL,  # hold the request until its body is in (lb/http/front.py)
+    "prefer-last-server": BE,  # a client's next request to its last server (lb/http/front.py)
 }
+
+
+_CHECK_OPTIONS = (
+    "httpchk",
+    "ssl-hello-chk",
+    "tcp-check",
+    "redis-check",
+    "mysql-check",
+    "pgsql-check",
+    "ldap-check",
+    "smtpchk",
+)
 
 
 @keyword("option", ALL)
@@ -1511,7 +1760,7 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
     if p.kind not in OPTIONS[name]:
         ctx.warn(
             where,
-            f"'option {name}' ignored because {p.kind} '{p.name}' has no "
+            f"'{name}' ignored because {p.kind} '{p.name}' has no "
             f"{'frontend' if OPTIONS[name] == FE else 'backend'} capability.",
         )
         return
@@ -1531,12 +1780,19 @@ def _option(ctx: ParseContext, p: ProxyConf, words: list[str], where: Where, neg
         p.options.pop("httplog", None)
     elif name == "httpchk":
         p.options["httpchk"] = tuple(args)
+        p.options.pop("external-check", None)
+    elif name == "external-check":  # the last check option wins, as in HAProxy
+        for other in _CHECK_OPTIONS:
+            p.options.pop(other, None)
+        p.options[name] = True
     elif name in ("httpclose", "forceclose", "http-server-close", "http-keep-alive"):
         for other in ("httpclose", "http-server-close", "http-keep-alive"):
             p.options.pop(other, None)
         p.options["httpclose" if name == "forceclose" else name] = True
     else:
         p.options[name] = tuple(args) if args else True
+        if name in _CHECK_OPTIONS:
+            p.options.pop("external-check", None)
 
 
 def _tcpka_setting(
@@ -1643,6 +1899,9 @@ def _ul_group(ctx: ParseContext, u: UserlistConf, words: list[str], where: Where
     need_args(words, 1, where, "a group name")
     u.groups[words[1]] = tuple(words[2:])
 
+
+# `mailers` sections and the proxy keyword `email-alert`
+from lb.config import mailers as _mailers_config  # noqa: E402, F401
 
 # `resolvers` sections, the resolution server options and `server-template`
 from lb.dns import config as _dns_config  # noqa: E402, F401

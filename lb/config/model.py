@@ -104,9 +104,14 @@ class ProxyConf:
     servers: list[ServerConf] = field(default_factory=list)
     default_backend: tuple[str, Where] | None = None
     use_backends: list[Rule] = field(default_factory=list)
-    # `capture request|response header NAME len N`: (lower-case name, length), in order
+    # capture slots in the order written: `capture request|response header NAME len N`
+    # as (lower-case name, length); `declare capture` and `http-request|tcp-request
+    # content capture … len N` as ("", length) (lb.captures)
     capture_request: list[tuple[str, int]] = field(default_factory=list)
     capture_response: list[tuple[str, int]] = field(default_factory=list)
+    # the request slot of each `… capture … len N` rule, by its "file:line"
+    capture_rule_slots: dict[str, int] = field(default_factory=dict)
+    capture_cookie: tuple[str, int] | None = None  # `capture cookie NAME len N`
     timeouts: dict[str, int] = field(default_factory=dict)
     maxconn: int = 0
     fullconn: int = 0
@@ -118,6 +123,9 @@ class ProxyConf:
     options: dict[str, Any] = field(default_factory=dict)
     http_check: list[Rule] = field(default_factory=list)
     http_reuse: str = "safe"
+    max_ka_queue: int = -1  # max-keep-alive-queue (-1: no limit)
+    # `filter compression` / `filter cache NAME` lines: (kind, cache name or "", where)
+    filters: list[tuple[str, str, Where]] = field(default_factory=list)
     logs: list[LogConf] = field(default_factory=list)
     log_format: str | None = None
     log_format_where: Where | None = None
@@ -140,6 +148,13 @@ class ProxyConf:
     default_server: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     extra: dict[str, list[Rule]] = field(default_factory=dict)
+    # `email-alert mailers|from|to|level|myhostname` as written (lb.config.mailers);
+    # any of them present adds "set": True
+    email_alert: dict[str, Any] = field(default_factory=dict)
+    balance_set: bool = False  # a `balance` line applies (here or in the defaults)
+    dispatch: tuple[str, int, Where] | None = None  # `dispatch ADDR:PORT`
+    ext_check_command: str = ""  # `external-check command`
+    ext_check_path: str | None = None  # `external-check path`
 
     @property
     def is_frontend(self) -> bool:
@@ -262,6 +277,56 @@ class ResolversConf:
 
 
 @dataclass(slots=True)
+class CacheConf:
+    """A `cache` section: HAProxy's small-object HTTP cache (`lb.http.cache`)."""
+
+    name: str
+    where: Where
+    max_blocks: int = 0  # total-max-size, in 1 kB blocks (0: not given, an error)
+    max_object_size: int = 0  # bytes; 0: a 256th of the total size
+    max_age: int = 60  # seconds
+    process_vary: bool = False
+    max_secondary_entries: int = 10
+
+
+@dataclass(slots=True)
+class MailersConf:
+    """A `mailers` section: SMTP servers that email alerts are sent to."""
+
+    name: str
+    where: Where
+    mailers: list[tuple[str, str, int, Where]] = field(default_factory=list)  # id, ip, port
+    timeout_mail: int = 10000  # ms for one whole mail (connect and dialogue)
+
+
+@dataclass(slots=True)
+class RingServerConf:
+    """A `server` line of a `ring` section: a TCP syslog server fed from the ring."""
+
+    name: str
+    where: Where
+    host: str = ""
+    port: int = 0
+    path: str = ""  # unix@ addresses
+    log_proto: str = "legacy"  # "legacy" (newline-ended) or "octet-count"
+
+
+@dataclass(slots=True)
+class RingConf:
+    """A `ring` section: an in-memory buffer of log lines (lb.logging_.ring)."""
+
+    name: str
+    where: Where
+    description: str = ""  # "": the name
+    format: str = "raw"
+    maxlen: int = 16384
+    size: int = 16384
+    timeout_connect: int | None = None  # ms
+    timeout_server: int | None = None  # ms
+    servers: list[RingServerConf] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Config:
     """A whole parsed configuration (one or several files)."""
 
@@ -274,6 +339,9 @@ class Config:
     userlists: list[UserlistConf] = field(default_factory=list)
     http_errors: dict[str, HttpErrorsConf] = field(default_factory=dict)
     resolvers: dict[str, ResolversConf] = field(default_factory=dict)
+    rings: dict[str, RingConf] = field(default_factory=dict)
+    mailers: dict[str, MailersConf] = field(default_factory=dict)
+    caches: dict[str, CacheConf] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def proxy(self, name: str) -> ProxyConf | None:

@@ -61,6 +61,7 @@ def parse_files(paths: list[str], env: MutableMapping[str, str] | None = None) -
         parse_text(ctx, text, path, env)
     if not ctx.errors:
         validate(cfg, ctx.errors)
+        _validate_rings(cfg, ctx.errors)
     if ctx.errors:
         raise ConfigErrors(ctx.errors, files)
     cfg.warnings = ctx.warnings + cfg.warnings
@@ -74,10 +75,18 @@ def parse_string(text: str, filename: str = "<string>") -> Config:
     parse_text(ctx, text, filename, os.environ)
     if not ctx.errors:
         validate(cfg, ctx.errors)
+        _validate_rings(cfg, ctx.errors)
     if ctx.errors:
         raise ConfigErrors(ctx.errors, [filename])
     cfg.warnings = ctx.warnings + cfg.warnings
     return cfg
+
+
+def _validate_rings(cfg: Config, errors: list[str]) -> None:
+    if cfg.rings:
+        from lb.config.ring import validate as validate_rings
+
+        validate_rings(cfg, errors)
 
 
 def parse_text(ctx: ParseContext, text: str, filename: str, env: MutableMapping[str, str]) -> None:
@@ -225,6 +234,21 @@ def _open_section(ctx: ParseContext, kw: str, words: list[str], where: Where) ->
         from lb.dns.config import open_section
 
         open_section(ctx, words, where)
+        return
+    if kw == "ring":
+        from lb.config.ring import open_section as open_ring
+
+        open_ring(ctx, words, where)
+        return
+    if kw == "mailers":
+        from lb.config.mailers import open_section as open_mailers
+
+        open_mailers(ctx, words, where)
+        return
+    if kw == "cache":
+        from lb.http.cache import open_section as open_cache
+
+        open_cache(ctx, words, where)
         return
     ctx.section = None  # mailers, cache, ring: rejected below
     raise where.error(f"section '{kw}' is not supported.")

@@ -155,14 +155,14 @@ class BackConn(asyncio.Protocol):
         while front is not None and not self.head_seen:
             end = find_head_end(self.buf)
             if end < 0:
-                if len(self.buf) > MAX_HEAD:
+                if len(self.buf) > front.bufsize:  # (tune.bufsize)
                     self.reusable = False
                     front.server_failed(502, "PH")
                 return
             raw = bytes(self.buf[:end])
             del self.buf[:end]
             try:
-                head = parse_response_head(raw)
+                head = parse_response_head(raw, self.server.proxy.accept_invalid_resp)
             except H1Error:
                 self.reusable = False
                 front.server_failed(502, "PH", raw)

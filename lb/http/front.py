@@ -21,6 +21,7 @@ from lb.http.h1 import (
     ChunkedReader,
     H1Error,
     Head,
+    drop_header,
     find_head_end,
     parse_plain_request,
     parse_request_head,
@@ -28,6 +29,7 @@ from lb.http.h1 import (
 from lb.proxy import REUSE_AGGRESSIVE, REUSE_ALWAYS, REUSE_NEVER, QueuedStream
 from lb.proxy_send import proxy_line
 from lb.rules_response import after_local, on_response
+from lb.server_redir import server_redirect
 from lb.stream import Stream
 from lb.tls import connect_kwargs as tls_connect_kwargs
 from lb.tls.conn import ssl_object
@@ -38,7 +40,10 @@ if TYPE_CHECKING:
     from lb.state import State
 
 # phases
-P_IDLE, P_HEAD, P_QUEUE, P_CONNECT, P_WAIT_RESP, P_RESP, P_TUNNEL, P_CLOSING = range(8)
+P_IDLE, P_HEAD, P_QUEUE, P_CONNECT, P_WAIT_RESP, P_RESP, P_TUNNEL, P_CLOSING, P_BODY = range(9)
+# P_BODY: a request held until its body is in (`option http-buffer-request`), before
+# the frontend's rules or (HOLD_BACKEND) before the backend's
+HOLD_FRONTEND, HOLD_BACKEND = 1, 2
 
 
 class FrontConn(asyncio.Protocol):
@@ -83,6 +88,10 @@ class FrontConn(asyncio.Protocol):
         "tls_vals",
         "added_lines",
         "own_back",
+        "hold_stage",
+        "hold_room",
+        "cache_w",
+        "prefer_own",
     )
 
     def __init__(self, state: State, frontend: Proxy, listener: Any) -> None:
@@ -128,6 +137,11 @@ class FrontConn(asyncio.Protocol):
         self.tls_vals: tuple | None = None  # (ssl object, version, cipher), read once
         self.added_lines: tuple | None = None  # (forwardfor, originalto, lines) for heads
         self.own_back: BackConn | None = None  # http-reuse never: the idle private connection
+        self.hold_stage = 0  # P_BODY: where the held request resumes (HOLD_*)
+        self.hold_room = 0  # P_BODY: body bytes that fill the buffer
+        # HAProxy's "prefer last server" session flag: set by a 401/407 asking for NTLM
+        self.prefer_own = False
+        self.cache_w: Any = None  # lb.http.cache.Writer: the response goes into a cache
 
     # ------------------------------------------------------------ connection
 
@@ -182,6 +196,9 @@ class FrontConn(asyncio.Protocol):
             return True
         if self.phase in (P_HEAD, P_IDLE) and not self.buf:
             return None
+        if self.phase == P_BODY:  # the client sent all it will: go on with what came
+            self._release_body()
+            return True
         if self.stream is not None and self.phase in (P_WAIT_RESP, P_RESP, P_CONNECT, P_QUEUE):
             # a client that half-closes after its request still gets the response, unless
             # `option abortonclose` drops it while it is queued or connecting (CQ / CC)
@@ -207,6 +224,9 @@ class FrontConn(asyncio.Protocol):
                     st.term_state = "CQ"
                 elif self.phase == P_CONNECT:
                     st.term_state = "CC"
+            elif self.phase == P_BODY:  # gone while its body was awaited
+                self.frontend.fe_counters.cli_aborts += 1
+                st.term_state = "CR"
             self._end_stream(reuse=False)
         elif self.phase == P_HEAD and self.buf:
             self._log_bad(408, "CR", bytes(self.buf))
@@ -261,89 +281,106 @@ class FrontConn(asyncio.Protocol):
             del buf[:end]
         self._request(raw, now)
 
-    def _request(self, raw: bytes, now: float, head: Head | None = None) -> None:
+    def _request(self, raw: bytes, now: float, head: Head | None = None, resumed: int = 0) -> None:
         """A request head `raw` read at `now` (what follows it stays in `self.buf`);
-        `head`: `raw` already parsed (by `parse_plain_request`)."""
+        `head`: `raw` already parsed (by `parse_plain_request`). `resumed`: the stage a
+        request held for its body (`option http-buffer-request`, HOLD_*) goes on at,
+        its body (held in `self.out_head`) then following the head."""
         buf = self.buf
-        start = self.m_req_start or now
-        st = Stream(self, start)
-        if self.listener.ssl is not None:
-            self._stream_tls(st)
-        st.t_idle = int((start - (self.m_idle_from or self.m_accept)) * 1000)
-        self.m_req_start = now if buf else 0.0
-        st.m_head = now
-        self.stream = st
-        self.nreq += 1
         fe = self.frontend
-        fc = fe.fe_counters
-        fc.cum_req += 1
-        rc = fc.req_rate  # RateCounter.add, inline
-        if rc.sec == counters_mod._now_sec:
-            rc.curr += 1
-        else:
-            rc.add()
-        if head is None:
-            try:
-                head = parse_request_head(raw)
-            except H1Error as exc:
-                self._reject(400, "PR", raw, exc.pos)
+        if not resumed:
+            start = self.m_req_start or now
+            st = Stream(self, start)
+            if self.listener.ssl is not None:
+                self._stream_tls(st)
+            st.t_idle = int((start - (self.m_idle_from or self.m_accept)) * 1000)
+            self.m_req_start = now if buf else 0.0
+            st.m_head = now
+            self.stream = st
+            self.nreq += 1
+            fc = fe.fe_counters
+            fc.cum_req += 1
+            rc = fc.req_rate  # RateCounter.add, inline
+            if rc.sec == counters_mod._now_sec:
+                rc.curr += 1
+            else:
+                rc.add()
+            if head is None:
+                try:
+                    head = parse_request_head(raw, fe.accept_invalid_req)
+                except H1Error as exc:
+                    self._reject(400, "PR", raw, exc.pos)
+                    return
+            st.head = head
+            if fe.cap_req is not None:  # capture request header
+                st.captured_request_headers = _captures(head, fe.cap_req)
+            st.bytes_in = len(raw)  # HAProxy counts the whole request, head included
+            st.method, st.uri, st.http_version = head.method, head.uri, head.version
+            version = head.version
+            self.http10 = version == b"HTTP/1.0"
+            # after Content-Length + Transfer-Encoding HAProxy closes: no request may follow
+            # (request_keeps_alive, inline)
+            self.keep_alive = (
+                not head.conn_close
+                and (version == b"HTTP/1.1" or head.conn_keepalive)
+                and fe.http_keepalive
+                and not head.cl_te
+            )
+            if head.chunked:
+                self.req_chunked = ChunkedReader()
+                self.req_left = -1
+                self.req_done = False
+            elif head.content_length:
+                self.req_chunked = None
+                self.req_left = head.content_length
+                self.req_done = False
+            else:
+                self.req_chunked = None
+                self.req_left = 0
+                self.req_done = True
+            self.phase = P_WAIT_RESP
+            self.expire = 0.0
+            self.resp_started = False
+            self.srv_fin = False
+            if not self.req_done and fe.buffer_request:  # option http-buffer-request
+                self._hold_for_body(st, HOLD_FRONTEND)
                 return
-        st.head = head
-        if fe.cap_req is not None:  # capture request header
-            st.captured_request_headers = _captures(head, fe.cap_req)
-        st.bytes_in = len(raw)  # HAProxy counts the whole request, head included
-        st.method, st.uri, st.http_version = head.method, head.uri, head.version
-        version = head.version
-        self.http10 = version == b"HTTP/1.0"
-        # after Content-Length + Transfer-Encoding HAProxy closes: no request may follow
-        # (request_keeps_alive, inline)
-        self.keep_alive = (
-            not head.conn_close
-            and (version == b"HTTP/1.1" or head.conn_keepalive)
-            and fe.http_keepalive
-            and not head.cl_te
-        )
-        if head.chunked:
-            self.req_chunked = ChunkedReader()
-            self.req_left = -1
-            self.req_done = False
-        elif head.content_length:
-            self.req_chunked = None
-            self.req_left = head.content_length
-            self.req_done = False
         else:
-            self.req_chunked = None
-            self.req_left = 0
-            self.req_done = True
-        self.phase = P_WAIT_RESP
-        self.expire = 0.0
-        self.resp_started = False
-        self.srv_fin = False
-        # session, tcp-request content, monitor-uri, unique-id (lb.rules_setup)
-        hook = fe.req_hook
-        if hook is not None and hook(self, st, head):
-            return
-        # frontend rules, then routing
-        if fe.http_req_rules is not None:
-            verdict = fe.http_req_rules(st, head)
-            if verdict is not None:
-                self._answer(verdict)
+            st = self.stream  # type: ignore[assignment]
+        if resumed != HOLD_BACKEND:
+            # session, tcp-request content, monitor-uri, unique-id (lb.rules_setup)
+            hook = fe.req_hook
+            if hook is not None and hook(self, st, head):
                 return
-        be = fe.route(st, head)
-        if be is None:
-            self._reply_error(503, "SC")
-            return
-        self.backend = be
-        st.backend = be
-        st.backend_name = be.name
-        if be is not fe:
-            be.be_counters.cum_req += 1
-            if be.http_req_rules is not None:
-                verdict = be.http_req_rules(st, head)
+            # frontend rules, then routing
+            if fe.http_req_rules is not None:
+                verdict = fe.http_req_rules(st, head)
                 if verdict is not None:
                     self._answer(verdict)
                     return
-        self.out_head = head.raw if fe.plain_out and be.plain_out else self._outgoing_head(head, be)
+            be = fe.route(st, head)
+            if be is None:
+                self._reply_error(503, "SC")
+                return
+            self.backend = be
+            st.backend = be
+            st.backend_name = be.name
+            if be is not fe:
+                be.be_counters.cum_req += 1
+                if not self.req_done and be.buffer_request and not resumed:
+                    self._hold_for_body(st, HOLD_BACKEND)
+                    return
+        else:
+            be = self.backend  # type: ignore[assignment]
+        if be is not fe and be.http_req_rules is not None:
+            verdict = be.http_req_rules(st, head)
+            if verdict is not None:
+                self._answer(verdict)
+                return
+        out = head.raw if fe.plain_out and be.plain_out else self._outgoing_head(head, be)
+        if resumed:  # the body held so far goes right after the head
+            out += self.out_head
+        self.out_head = out
         # httpclose / http-server-close (either side): one server connection per request
         self.srv_close = fe.server_close or be.server_close
         if self.srv_close and not head.conn_close:
@@ -429,8 +466,55 @@ class FrontConn(asyncio.Protocol):
             self.req_chunked = None
         if end != n:
             self.buf += data[end:]
-        if self.phase == P_WAIT_RESP and self.expire == 0.0 and self.stream is not None:
+        phase = self.phase
+        if phase == P_WAIT_RESP and self.expire == 0.0 and self.stream is not None:
             self._arm(self.backend.t_server if self.backend else 0)  # type: ignore[union-attr]
+        elif phase == P_BODY and (self.req_done or len(self.out_head) >= self.hold_room):
+            self._release_body()
+
+    def _hold_for_body(self, st: Stream, stage: int) -> None:
+        """Wait for the whole body, or as much as the buffer holds, before the rules
+        run: `timeout http-request` covers the wait. The body gathers in `out_head`."""
+        head = st.head
+        assert head is not None
+        self.phase = P_BODY
+        self.hold_stage = stage
+        # HAProxy's buffer, less the room it keeps for rewrites, less the head
+        self.hold_room = max(0, self.bufsize - 1024 - len(head.raw))
+        st.m_head = 0.0  # the request (%TR) is complete only with its body
+        self._arm(self.frontend.t_request)
+        if head.expect_continue and not self.buf and self.transport is not None:
+            # the client waits for a go-ahead no server can give yet: answered here, and
+            # the server gets the request without its Expect line, as HAProxy does
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            head.raw = drop_header(head.raw, b"expect")
+            head.expect_continue = False
+            head._headers = None
+        if self.buf:
+            data = bytes(self.buf)
+            self.buf.clear()
+            self._request_body(data)
+
+    def _release_body(self) -> None:
+        """The held body is in (or the buffer is full, or the client half-closed):
+        `req.body` and its kin see it, and the request goes on where it stopped."""
+        st = self.stream
+        assert st is not None and st.head is not None
+        held = self.out_head
+        if st.head.chunked:
+            payload: list[bytes] = []
+            try:
+                ChunkedReader().feed(held, 0, payload)
+            except H1Error:
+                pass  # (the framing was checked as it came in)
+            st.req_body = b"".join(payload)
+        else:
+            st.req_body = held
+        now = time.monotonic()
+        st.m_head = now
+        self.phase = P_WAIT_RESP
+        self.expire = 0.0
+        self._request(b"", now, st.head, self.hold_stage)
 
     # ------------------------------------------------------------ server choice
 
@@ -438,30 +522,48 @@ class FrontConn(asyncio.Protocol):
         be = self.backend
         st = self.stream
         assert be is not None and st is not None
-        if be.balancer is None or not be.servers:
+        if be.balancer is None or not (be.servers or be.dispatch):
             self._reply_error(503, "SC")
             return
         persist = be.persist
         srv = persist.server_for(st) if persist is not None else None  # cookie persistence
         if be.stick is not None:  # stick match / store-request (lb.stick_rules)
             srv = be.stick.request(st, srv)
+        own = self.own_back
+        if own is not None and srv is None and (be.prefer_last or self.prefer_own):
+            # `option prefer-last-server` (or a server that asked for NTLM): the server
+            # of this client's private connection first, unless the algorithm hashes;
+            # when it is full, waiting for it while its queue is under
+            # `max-keep-alive-queue` (no limit by default)
+            last = own.server
+            if last.proxy is be and be.lb_keeps_last and last.eligible:
+                limit = be.max_ka_queue
+                if not last.is_full:
+                    be.take(last, False)  # (kept, not balanced: not counted in lbtot)
+                    self._use_server(last, now)
+                    return
+                if limit == -1 or len(last.queue) < limit:
+                    self._wait_in_queue(be, last)
+                    return
         if srv is None or srv.is_full:
             srv = be.pick(st)
         if srv is None:
             if not be.has_usable_server():
                 self._reply_error(503, "SC")
                 return
-            # every usable server is full: wait in the queue
-            st.m_queue = 0.0
-            self.phase = P_QUEUE
-            timeout = be.t_queue
-            q = QueuedStream(self._granted, self._queue_expired, 0.0, st)
-            self.queued = q
-            be.enqueue(q)
-            self._arm(timeout)
+            self._wait_in_queue(be)  # every usable server is full
             return
         be.take(srv)
         self._use_server(srv, now)
+
+    def _wait_in_queue(self, be: Proxy, srv: Server | None = None) -> None:
+        """Queue the stream on the backend (or on `srv` alone) for `timeout queue`."""
+        self.stream.m_queue = 0.0  # type: ignore[union-attr]
+        self.phase = P_QUEUE
+        q = QueuedStream(self._granted, self._queue_expired, 0.0, self.stream)
+        self.queued = q
+        be.enqueue(q, srv)
+        self._arm(be.t_queue)
 
     def _granted(self, srv: Server) -> None:
         self.queued = None
@@ -499,6 +601,8 @@ class FrontConn(asyncio.Protocol):
         if srv.served > sc.max_sess:
             sc.max_sess = srv.served
         sc.cur_sess = srv.served
+        if srv.redir is not None and server_redirect(self, srv, st):  # `redir`
+            return
         self._connect(srv, now)
 
     def _connect(self, srv: Server, now: float = 0.0) -> None:
@@ -636,6 +740,8 @@ class FrontConn(asyncio.Protocol):
         st = self.stream
         if st is not None:
             st.bytes_out += len(data)
+            if self.cache_w is not None:  # `cache-store` keeps this response
+                self.cache_w.feed(data)
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
@@ -647,6 +753,10 @@ class FrontConn(asyncio.Protocol):
         reuse = back.reusable and self.req_done and not self.srv_close
         if not now:
             now = time.monotonic()
+        w = self.cache_w
+        if w is not None:  # a response `cache-store` took is complete: it is kept
+            self.cache_w = None
+            w.commit()
         self._end_stream(reuse, now)
         if self.closed:
             return
@@ -742,7 +852,11 @@ class FrontConn(asyncio.Protocol):
         if back is not None:
             if not reuse or srv is None or be is None:
                 back.abort() if not reuse else back.close()
-            elif be.reuse_mode == REUSE_NEVER:  # kept for this client's next request only
+            elif (
+                be.reuse_mode == REUSE_NEVER
+                or self.prefer_own
+                or (st.status in (401, 407) and _asks_ntlm(self, st))
+            ):  # kept for this client's next request only (a private connection)
                 if back.usable():
                     back.idle = True
                     self.own_back = back
@@ -942,6 +1056,9 @@ class FrontConn(asyncio.Protocol):
                 self._reply_error(504, "sH")
         elif phase == P_TUNNEL:
             self._abort_both("sD")
+        elif phase == P_BODY:  # the held body did not come in time
+            self.frontend.fe_counters.failed_req += 1
+            self._reply_error(408, "cR")
         else:
             if self.transport is not None:
                 self.transport.abort()
@@ -950,11 +1067,27 @@ class FrontConn(asyncio.Protocol):
         self._connect_failed("sC")
 
 
+def _asks_ntlm(conn: FrontConn, st: Stream) -> bool:
+    """A 401/407 whose challenge starts with `NTLM` or `Nego` (any case): HAProxy then
+    keeps that server connection for this client alone, and its server for the next
+    requests (connection-bound authentication)."""
+    res = st.res_head
+    if res is None:
+        return False
+    name = b"www-authenticate" if st.status == 401 else b"proxy-authenticate"
+    for value in res.get_all(name):
+        if value[:4].lower() in (b"ntlm", b"nego"):
+            conn.prefer_own = True
+            return True
+    return False
+
+
 def _captures(head: Head, caps: list[tuple[bytes, int]]) -> list[str | None]:
-    """`capture … header`: the last occurrence of each header, cut to its length."""
+    """`capture … header`: the last occurrence of each header, cut to its length (a
+    slot without a name is one that `… capture` rules fill: lb.captures)."""
     out: list[str | None] = []
     for name, length in caps:
-        values = head.get_all(name)
+        values = head.get_all(name) if name else None
         out.append(values[-1][:length].decode("latin-1") if values else None)
     return out
 

@@ -25,16 +25,49 @@ _HOP = re.compile(
 # Bytes allowed anywhere in a head; `translate` deletes them, so what is left is bad.
 _GOOD_BYTES = bytes(b for b in range(256) if b in (9, 10, 13) or 0x20 <= b <= 0x7E or b >= 0x80)
 _BAD_LINE = re.compile(rb"\n(?![!#$%&'*+.^_`|~0-9A-Za-z-]+:|\r?\n|\Z)")
-_REQ_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) (HTTP/1\.[01])\r?\n")
+# A URI as HAProxy takes it by default: visible ASCII but '#' (a fragment), no tab, no
+# byte >= 0x80. `option accept-invalid-http-request` lets '#' and bytes >= 0x80 in, and
+# any version made of capitals, digits, '/' and '.' (RTSP/1.0, HTTP/1.10).
+_REQ_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21\x22\x24-\x7e]+) (HTTP/1\.[01])\r?\n")
+_REQ_LINE_RELAXED = re.compile(
+    rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e\x80-\xff]+) ([A-Z0-9./]+)\r?\n"
+)
 _RESP_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+_RESP_LINE_RELAXED = re.compile(rb"([A-Z0-9./]+) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+# With accept-invalid-http-request|response a header name is any bytes up to ':' (not
+# empty, not starting with a blank: that would be a folded line). The character checks
+# then run on a copy where each such name is replaced by `x`.
+_ANY_NAME = re.compile(rb"\n[^:\r\n \t][^:\r\n]*:")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 # The common case in one pass: a head in CRLF form whose every byte is allowed, whose
 # header lines are all `token:value` and whose start line is well formed. A head that
 # matches passes every check `_scan_common` makes; anything else takes the full path.
 _TOK = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_FIELDS = rb"(?:" + _TOK + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n"
-_REQ_FAST = re.compile(rb"(" + _TOK + rb") ([\t\x21-\x7e\x80-\xff]+) (HTTP/1\.[01])\r\n" + _FIELDS)
-_RESP_FAST = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?\r\n" + _FIELDS)
+
+
+def _fast_regexes(maxhdr: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The one-pass head regexes; at most `maxhdr` header lines (tune.http.maxhdr), so
+    a head with more fails them and the full scan refuses it."""
+    fields = rb"(?:" + _TOK + rb":[\t\x20-\x7e\x80-\xff]*\r\n){0,%d}\r\n" % maxhdr
+    req = re.compile(rb"(" + _TOK + rb") ([\x21\x22\x24-\x7e]+) (HTTP/1\.[01])\r\n" + fields)
+    resp = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?\r\n" + fields)
+    return req, resp
+
+
+# Head limits, set once at start-up by `configure` (module globals: the parsers read
+# them without any per-request lookup). HAProxy stores a head in a buffer of
+# tune.bufsize bytes, tune.maxrewrite of which stay reserved for rewrites; how much a
+# head takes there is `htx_size`. A head of at most `_FAST_MAX` raw bytes always fits,
+# so only longer ones are measured.
+DEFAULT_MAXHDR = 101
+DEFAULT_MAXREWRITE = 1024
+# what a head takes in HAProxy's buffer beyond its start-line parts and header fields
+HTX_OVERHEAD = 85
+HTX_PER_HEADER = 8
+_MAXHDR = DEFAULT_MAXHDR
+_HEAD_MAX = 16384 - DEFAULT_MAXREWRITE
+_FAST_MAX = 0
+_REQ_FAST, _RESP_FAST = _fast_regexes(DEFAULT_MAXHDR)
 _TOKEN_SPLIT = re.compile(rb"[ \t]*,[ \t]*")
 # longest chunk-size line (with extensions) accepted, about what fits HAProxy's buffer
 MAX_CHUNK_LINE = 16384
@@ -58,6 +91,61 @@ def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
         return i + 4
     m = _HEAD_END.search(buf, start)
     return m.end() if m else -1
+
+
+def head_limit(bufsize: int, maxrewrite: int | None = None) -> int:
+    """The room a head has, as HAProxy 2.6 computes it: tune.bufsize rounded up to a
+    multiple of 16, less tune.maxrewrite (1024 unless set, at most half the buffer)."""
+    bufsize = (bufsize + 15) & ~15
+    if maxrewrite is None:
+        maxrewrite = DEFAULT_MAXREWRITE
+    return bufsize - min(max(maxrewrite, 0), bufsize // 2)
+
+
+def configure(
+    bufsize: int = 16384, maxrewrite: int | None = None, maxhdr: int = DEFAULT_MAXHDR
+) -> None:
+    """Set the head limits for this process (once, when the state is built)."""
+    global _MAXHDR, _HEAD_MAX, _FAST_MAX, _REQ_FAST, _RESP_FAST
+    _HEAD_MAX = head_limit(bufsize, maxrewrite)
+    # htx_size(raw) <= len(raw) + 82 + 6 per header line (LF line ends, no blanks)
+    _FAST_MAX = _HEAD_MAX - HTX_OVERHEAD + 3 - (HTX_PER_HEADER - 2) * maxhdr
+    if maxhdr != _MAXHDR:
+        _REQ_FAST, _RESP_FAST = _fast_regexes(maxhdr)
+        _MAXHDR = maxhdr
+
+
+def htx_size(raw: bytes) -> int:
+    """The bytes a head takes in HAProxy's buffer: a fixed overhead, the start line's
+    parts, and per header field its name, its trimmed value and 8 bytes; the
+    `close` / `keep-alive` tokens of Connection are not kept (measured against 2.6)."""
+    lines = raw.split(b"\n")
+    first = lines[0].rstrip(b"\r")
+    size = HTX_OVERHEAD + len(first) - min(first.count(b" "), 2)
+    for line in lines[1:]:
+        line = line.rstrip(b"\r")
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        value = value.strip(b" \t")
+        if name.lower() == b"connection":
+            toks = [
+                t for t in _TOKEN_SPLIT.split(value) if t.lower() not in (b"close", b"keep-alive")
+            ]
+            if not any(toks):
+                continue
+            value = b", ".join(toks)
+        size += len(name) + len(value) + HTX_PER_HEADER
+    return size
+
+
+def _check_limits(raw: bytes, status: int) -> None:
+    """Refuse a head with more than tune.http.maxhdr header lines, or one larger than
+    HAProxy's buffer takes (tune.bufsize - tune.maxrewrite)."""
+    if raw.count(b"\n") - 2 > _MAXHDR:
+        raise H1Error(status, "too many headers", 0)
+    if len(raw) > _FAST_MAX and htx_size(raw) > _HEAD_MAX:
+        raise H1Error(status, "head too large", 0)
 
 
 class Head:
@@ -131,19 +219,22 @@ class Head:
         return None if q < 0 else self.uri[q + 1 :]
 
 
-def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
+def _scan_common(h: Head, raw: bytes, is_request: bool, relaxed: bool = False) -> None:
     status = 400 if is_request else 502
-    if raw.translate(None, _GOOD_BYTES) or raw.count(b"\r") != raw.count(b"\r\n"):
+    _check_limits(raw, status)
+    # relaxed (accept-invalid-http-*): header names are not checked, the rest is
+    chk = _ANY_NAME.sub(b"\nx:", raw) if relaxed else raw
+    if chk.translate(None, _GOOD_BYTES) or chk.count(b"\r") != chk.count(b"\r\n"):
         pos = next(
             (
                 i
-                for i, c in enumerate(raw)
-                if c not in _GOOD_BYTES or (c == 13 and raw[i + 1 : i + 2] != b"\n")
+                for i, c in enumerate(chk)
+                if c not in _GOOD_BYTES or (c == 13 and chk[i + 1 : i + 2] != b"\n")
             ),
             0,
         )
         raise H1Error(status, "invalid character in head", pos)
-    m = _BAD_LINE.search(raw)
+    m = _BAD_LINE.search(chk)
     if m:
         raise H1Error(status, "malformed header line", m.start() + 1)
     cl: int | None = None
@@ -198,12 +289,13 @@ def _scan_common(h: Head, raw: bytes, is_request: bool) -> None:
         if cl is not None:
             h.cl_te = True
             h._headers = None
-            h.raw = _drop_header(raw, b"content-length")
+            h.raw = drop_header(raw, b"content-length")
     else:
         h.content_length = cl
 
 
-def _drop_header(raw: bytes, lname: bytes) -> bytes:
+def drop_header(raw: bytes, lname: bytes) -> bytes:
+    """`raw` without its `lname` header lines."""
     lines = raw.split(b"\n")
     keep = [lines[0]]
     for line in lines[1:]:
@@ -255,10 +347,11 @@ def _scan_fast(h: Head, raw: bytes) -> bool:
     return True
 
 
-def parse_request_head(raw: bytes) -> Head:
-    """Parse a complete request head (ending with its blank line)."""
+def parse_request_head(raw: bytes, relaxed: bool = False) -> Head:
+    """Parse a complete request head (ending with its blank line); `relaxed`: the
+    frontend has `option accept-invalid-http-request`."""
     h = parse_plain_request(raw)
-    return h if h is not None else _parse_request_full(raw)
+    return h if h is not None else _parse_request_full(raw, relaxed)
 
 
 def parse_plain_request(data: bytes) -> Head | None:
@@ -268,6 +361,8 @@ def parse_plain_request(data: bytes) -> Head | None:
     all of `data`, `find_head_end(data) == len(data)`: the caller need not look for
     the end first. None: anything else (several messages, a partial head, a head
     needing the full scan or refused); `parse_request_head` then decides as before."""
+    if len(data) > _FAST_MAX:
+        return None  # maybe too large: measured by the full scan
     m = _REQ_FAST.fullmatch(data)
     if m is None:
         return None
@@ -276,15 +371,15 @@ def parse_plain_request(data: bytes) -> Head | None:
     return h if _scan_fast(h, data) else None
 
 
-def _parse_request_full(raw: bytes) -> Head:
-    m = _REQ_LINE.match(raw)
+def _parse_request_full(raw: bytes, relaxed: bool = False) -> Head:
+    m = (_REQ_LINE_RELAXED if relaxed else _REQ_LINE).match(raw)
     if m is None:
         raise H1Error(400, "invalid request line", 0)
     if not raw.endswith(b"\r\n\r\n"):
         raw = _crlf(raw)
     h = Head(raw)
     h.method, h.uri, h.version = m.group(1), m.group(2), m.group(3)
-    _scan_common(h, raw, True)
+    _scan_common(h, raw, True, relaxed)
     # (an HTTP/1.1 request without Host is let through, as HAProxy 2.6 does)
     return h
 
@@ -294,13 +389,15 @@ def _crlf(raw: bytes) -> bytes:
     return b"\r\n".join(line.rstrip(b"\r") for line in raw.split(b"\n"))
 
 
-def parse_response_head(raw: bytes) -> Head:
-    m = _RESP_FAST.fullmatch(raw)
+def parse_response_head(raw: bytes, relaxed: bool = False) -> Head:
+    """Parse a complete response head; `relaxed`: the backend has
+    `option accept-invalid-http-response`."""
+    m = _RESP_FAST.fullmatch(raw) if len(raw) <= _FAST_MAX else None
     if m is not None:
         h = _plain_response(m, raw)
         if h is not None:
             return h
-    return _parse_response_full(raw)
+    return _parse_response_full(raw, relaxed)
 
 
 def parse_plain_response(data: bytes) -> Head | None:
@@ -312,6 +409,8 @@ def parse_plain_response(data: bytes) -> Head | None:
     if m is None:
         return None
     end = m.end()
+    if end > _FAST_MAX:
+        return None  # maybe too large: measured by the full scan
     return _plain_response(m, data if end == len(data) else data[:end])
 
 
@@ -326,15 +425,15 @@ def _plain_response(m: re.Match, raw: bytes) -> Head | None:
     return h if _scan_fast(h, raw) else None
 
 
-def _parse_response_full(raw: bytes) -> Head:
-    m = _RESP_LINE.match(raw)
+def _parse_response_full(raw: bytes, relaxed: bool = False) -> Head:
+    m = (_RESP_LINE_RELAXED if relaxed else _RESP_LINE).match(raw)
     if m is None:
         raise H1Error(502, "invalid status line", 0)
     h = Head(raw)
     h.version = m.group(1)
     h.status = int(m.group(2))
     h.reason = m.group(3) or b""
-    _scan_common(h, raw, False)
+    _scan_common(h, raw, False, relaxed)
     return h
 
 
@@ -423,3 +522,6 @@ class ChunkedReader:
                 if self.trailers is not None:
                     self.trailers += line + b"\r\n"
         return pos, self.state == self.DONE
+
+
+configure()

@@ -218,6 +218,10 @@ def _scookie(c: Any) -> str | None:
     return getattr(c, "captured_response_cookie", None)
 
 
+def _none_dash(s: str | None) -> str:
+    return "-" if s is None else s
+
+
 def _reqcnt(c: Any) -> int:
     return getattr(c, "request_counter", 0)
 
@@ -430,8 +434,8 @@ _VARS: dict[str, tuple[str, bool]] = {
     "ST": ("raw:c.status", False),
     "B": ("asap:c.bytes_out", False),
     "U": ("raw:c.bytes_in", False),
-    "CC": ("text:_ccookie(c)", True),
-    "CS": ("text:_scookie(c)", True),
+    "CC": ("cookie:_ccookie(c)", True),
+    "CS": ("cookie:_scookie(c)", True),
     "ts": ("raw:c.term_state", False),
     "tsc": ("rawtext:{c.term_state}--", True),
     "ac": ("raw:c.actconn", False),
@@ -569,6 +573,11 @@ class _Gen:
             self.emit("{_td_http(c)}" if self.http_mode else "{_td_tcp(c)}")
         elif kind == "text":
             self.emit(self.text_frag(arg, flags))
+        elif kind == "cookie":  # `capture cookie … len 0` logs "" (not "-") when found
+            if flags & (FLAG_Q | FLAG_E):
+                self.emit(self.text_frag(arg, flags))
+            else:
+                self.emit(f"{{_none_dash({arg})}}")
         elif kind == "ft":
             if flags & (FLAG_Q | FLAG_E):
                 self.emit(self.text_frag("_ft(c)", flags))

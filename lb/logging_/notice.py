@@ -10,7 +10,8 @@ def format_notice(level: str, pid: int | None, msg: str) -> str:
 
     The bracketed level is padded to 10 columns (``[NOTICE]   (5085) : ...``,
     ``[WARNING]  (5090) : ...``, ``[ALERT]    (5085) : ...``). Continuation lines
-    of a multi-line message are prefixed with ``   | ``, as in config warnings.
+    of a multi-line message are prefixed with ``   | ``, as in config warnings, unless
+    they start with a blank or a quote (a message with its own layout).
     haproxy 2.6 always printed the pid in every case we checked (run, -c, -d,
     -W, -q); ``pid=None`` is offered for callers that have none and prints
     ``[LEVEL]    : message``.
@@ -21,6 +22,6 @@ def format_notice(level: str, pid: int | None, msg: str) -> str:
         line = f"{head:<10} : {first}"
     else:
         line = f"{head:<10} ({pid}) : {first}"
-    if rest:
-        line += "".join(f"\n   | {r}" for r in rest)
+    for r in rest:  # (a line that brings its own indent or quote is kept as it is)
+        line += f"\n   | {r}" if r[:1].isalnum() else f"\n{r}"
     return line

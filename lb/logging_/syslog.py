@@ -22,6 +22,7 @@ import socket
 import time
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from .dates import make_iso_us, make_rfc3164
 
@@ -67,7 +68,7 @@ os.register_at_fork(after_in_child=_Proc.forked)
 
 @dataclass
 class LogTarget:
-    """One ``log`` line. ``kind`` is "fd", "udp" or "unix"."""
+    """One ``log`` line. ``kind`` is "fd", "udp", "unix" or "ring" (``path``: its name)."""
 
     kind: str
     fd: int = -1
@@ -82,6 +83,7 @@ class LogTarget:
     level: int = 7
     minlevel: int = 0
     sample_counter: int = 0
+    ring: Any = None  # kind "ring": the lb.logging_.ring.Ring once the loggers are built
 
 
 def _parse_sample(spec: str) -> tuple[list[tuple[int, int]], int]:
@@ -125,6 +127,8 @@ def _parse_address(addr: str) -> LogTarget:
             return LogTarget("fd", fd=int(rest))
         except ValueError:
             raise ValueError(f"invalid address: '{addr}'") from None
+    if prefix == "ring":  # a `ring` section, looked up when the loggers are built
+        return LogTarget("ring", path=rest)
     if prefix in ("unix", "uxdg") or (not prefix and addr.startswith("/")):
         return LogTarget("unix", path=rest, family=socket.AF_UNIX)
     if prefix not in ("", "ipv4", "ipv6", "udp", "udp4", "udp6"):

@@ -17,3 +17,9 @@ from runtime_api.commands import (
 
 # isort: split
 from runtime_api.commands import resolvers  # noqa: F401
+
+# isort: split
+from runtime_api.commands import events  # noqa: F401
+
+# isort: split
+from runtime_api.commands import cache  # noqa: F401

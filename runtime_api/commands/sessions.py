@@ -28,6 +28,7 @@ from runtime_api.registry import CliError, CommandContext, arg, command
 
 # HTTP/1 front phases (lb/http/front.py) and TCP phases (lb/tcp.py), by value.
 _P_IDLE, _P_HEAD, _P_QUEUE, _P_CONNECT, _P_WAIT_RESP, _P_RESP, _P_TUNNEL, _P_CLOSING = range(8)
+_P_BODY = 8  # a request held for its body
 _T_WAIT, _T_QUEUE, _T_CONNECT, _T_RELAY, _T_CLOSED = range(5)
 _METHODS = {
     b"OPTIONS": 0,
@@ -460,6 +461,7 @@ def _kill_term(conn: Any) -> str:
     if _is_http(conn):
         second = {
             _P_HEAD: "R",
+            _P_BODY: "R",
             _P_QUEUE: "Q",
             _P_CONNECT: "C",
             _P_WAIT_RESP: "H",

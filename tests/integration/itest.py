@@ -433,6 +433,7 @@ class Backend:
     /big?size=N[&chunked=1]  answers N bytes (`x`), streamed
     /sink        reads the body (any framing), answers with the byte count
     /status?code=C  answers with that status (no body for 1xx/204/304)
+    /auth?scheme=S  answers 401 with `WWW-Authenticate: S`
     /ws          101 Switching Protocols, then echoes bytes until EOF
     /continue    sends `100 Continue` only after the client's Expect, then echoes
     anything else: `hello from NAME`.
@@ -605,6 +606,13 @@ class Backend:
                 if chunked:
                     c.sendall(b"0\r\n\r\n")
                 return not close
+            if path == "/auth":  # a 401 asking for the named scheme (NTLM: a private conn)
+                scheme = q.get("scheme", "Basic").encode()
+                c.sendall(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: %s\r\n"
+                    b"Content-Length: 0\r\n\r\n" % scheme
+                )
+                return True
             if path == "/status":
                 code = int(q.get("code", "200"))
                 extra = b""

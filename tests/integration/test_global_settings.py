@@ -65,12 +65,13 @@ def test_spread_checks_keeps_checking(lb, backend) -> None:  # noqa: ANN001
 
 
 P2, P3 = "parsing [{f}:2]", "parsing [{f}:3]"
+# (a configuration without any listener checks out with exit code 2, as in HAProxy)
 CASES = [
     ("    ulimit-n\n", 1, [f"{P2} : 'ulimit-n' expects an integer argument."]),
-    ("    ulimit-n abc\n", 0, []),  # read as 0: the limit is left as it is
+    ("    ulimit-n abc\n", 2, []),  # read as 0: the limit is left as it is
     (
         "    ulimit-n 10\n    ulimit-n 20\n",
-        0,
+        2,
         [f"{P3} : 'ulimit-n' already specified. Continuing."],
     ),
     ("    spread-checks\n", 1, [f"{P2}: 'spread-checks' expects an integer argument (0..50)."]),
@@ -86,7 +87,7 @@ CASES = [
     ),
     (
         "    spread-checks 5\n    spread-checks 6\n",
-        0,
+        2,
         [f"{P3}: spread-checks already specified. Continuing."],
     ),
 ]
@@ -106,6 +107,7 @@ def test_alerts_as_haproxy(tmp_path: Path, body: str, code: int, alerts: list[st
     assert alerts_of(out.stderr)[: len(want)] == want, out.stderr
     if (ref := run_haproxy_check(f)) is not None:
         assert alerts_of(ref.stderr)[: len(want)] == want, ref.stderr
+        assert ref.returncode == code
 
 
 def _cli_conn(sock: Path) -> socket.socket:

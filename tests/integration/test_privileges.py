@@ -105,14 +105,14 @@ def test_chroot_missing_directory_stops_the_worker(lb, tmp_path):
 def test_chroot_config_errors_as_haproxy(tmp_path):
     """`-c` leaves the directory alone (it is only entered at start-up)."""
     cases = {
-        "    chroot /nonexistent/dir\n": (0, []),
+        "    chroot /nonexistent/dir\n": (2, []),  # (valid, but no listener: 2)
         "    chroot\n": (1, ["parsing [{f}:2] : 'chroot' expects a directory as an argument."]),
         "    chroot /a /b\n": (
             1,
             ["parsing [{f}:2] : 'chroot' cannot handle unexpected argument '/b'."],
         ),
         "    chroot /a\n    chroot /b\n": (
-            0,
+            2,
             ["parsing [{f}:3] : 'chroot' already specified. Continuing."],
         ),
     }

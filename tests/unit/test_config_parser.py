@@ -166,7 +166,7 @@ def test_no_ssl_undoes_default_server_ssl():
     assert a.options.get("ssl") and not b.options.get("ssl")
 
 
-@pytest.mark.parametrize("opt", ["minconn 5", "tfo", "check-alpn h2", "namespace x"])
+@pytest.mark.parametrize("opt", ["proto h2", "namespace x"])
 def test_unacted_server_options_refused(opt):
     lines = errors(BASE + f"backend be\n    server s 127.0.0.1:2 {opt}\n")
     assert any(
